@@ -1,0 +1,3 @@
+"""bioagent: a cited, checkable research assistant for viral proteins."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The knowledge base: ingest documents, embed them, store them in Qdrant and search them (hybrid + rerank)."""

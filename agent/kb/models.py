@@ -1,0 +1,79 @@
+"""Data types of the knowledge base, shared by every surface (CLI, MCP, agent, API, UI, evals)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Record(BaseModel):
+    """One document given as data (JSONL line, PubMed record, API upload)."""
+
+    id: str = Field(..., min_length=1, description="Stable document id, e.g. `pmid:12345` or a file path.")
+    title: str = ""
+    text: str = Field(..., min_length=1)
+    source: str | None = None  # e.g. "pubmed", "europepmc", "file", "jsonl"
+    year: int | None = None
+    doi: str | None = None
+    pmid: str | None = None
+    url: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchFilters(BaseModel):
+    """Metadata filters; every field that is set must match."""
+
+    source: str | list[str] | None = None
+    doc_id: str | list[str] | None = None
+    year_min: int | None = None
+    year_max: int | None = None
+
+
+class Hit(BaseModel):
+    """One retrieved passage with where it comes from and each stage's score."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    title: str = ""
+    source: str | None = None
+    page: int | None = None
+    section: str | None = None
+    year: int | None = None
+    doi: str | None = None
+    pmid: str | None = None
+    url: str | None = None
+    score: float = Field(..., description="Final score used for ranking.")
+    scores: dict[str, float] = Field(default_factory=dict, description="Score per stage: dense, sparse, rrf, rerank.")
+
+    def citation(self) -> str:
+        """Short human-readable pointer: title, page/section, DOI/PMID."""
+        parts = [self.title or self.doc_id]
+        if self.page is not None:
+            parts.append(f"p. {self.page}")
+        elif self.section:
+            parts.append(self.section)
+        if self.doi:
+            parts.append(f"doi:{self.doi}")
+        elif self.pmid:
+            parts.append(f"PMID:{self.pmid}")
+        return ", ".join(parts)
+
+
+class IngestReport(BaseModel):
+    added_docs: list[str] = Field(default_factory=list)
+    replaced_docs: list[str] = Field(default_factory=list)
+    unchanged_docs: list[str] = Field(default_factory=list)
+    chunks_written: int = 0
+    warnings: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+class DocumentInfo(BaseModel):
+    doc_id: str
+    title: str = ""
+    source: str | None = None
+    year: int | None = None
+    chunks: int = 0

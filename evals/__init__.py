@@ -1,0 +1,1 @@
+"""Evaluation harness: retrieval, answers, citations and tool use."""

@@ -1,0 +1,1 @@
+"""MCP tool servers: sequence analysis (ESM-2, Rep annotation) and literature search."""

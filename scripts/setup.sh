@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up bioagent in ./.venv from nothing but Python 3.11, pip and gcc.
+#   bash scripts/setup.sh         # the app with every extra (ESM, embedded LLM, multilingual, UI)
+#   bash scripts/setup.sh --dev   # ... plus the test tools and the browser for the UI test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEV=0
+[[ "${1:-}" == "--dev" ]] && DEV=1
+PY=${PYTHON:-python3}
+[[ -x .venv/bin/python ]] || "$PY" -m venv .venv
+. .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+python -m pip install -q --upgrade pip
+# The CPU build of torch first: a plain `torch` requirement would pull a multi-GB CUDA build.
+python -m pip install -q "torch==2.13.0"
+# llama-cpp-python compiles llama.cpp (a few minutes, once; pip caches the wheel).
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+if [[ $DEV == 1 ]]; then
+  python -m pip install -q -e ".[all,dev]"
+  if ! command -v chromium >/dev/null 2>&1 && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "note: chromium not installed; the browser UI test will be skipped" >&2
+  fi
+else
+  python -m pip install -q -e ".[all]"
+fi
+echo "bioagent is set up in .venv ($(.venv/bin/python -c 'import agent; print(agent.__version__)'))"
