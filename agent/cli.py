@@ -7,6 +7,7 @@ import json
 import logging
 
 import typer
+from pydantic import ValidationError
 
 from agent.settings import get_settings, iter_settings_rows
 
@@ -70,8 +71,21 @@ def _register_all() -> None:
 _register_all()
 
 
+def _settings_error(exc: ValidationError) -> str:
+    lines = ["Invalid bioagent setting(s):"]
+    for err in exc.errors():
+        var = "BIOAGENT_" + "__".join(str(p).upper() for p in err["loc"])
+        lines.append(f"  {var}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
 def main() -> None:
-    logging.basicConfig(level=get_settings().log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        level = get_settings().log_level.upper()
+    except ValidationError as exc:
+        typer.echo(_settings_error(exc), err=True)
+        raise SystemExit(2) from None
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     app()
 
 
