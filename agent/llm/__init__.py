@@ -99,10 +99,13 @@ def _embedded_server(settings: Settings) -> LocalLLMServer:
     with _lock:
         server = _embedded.get(key)
         if server is not None:
-            if _fresh(server.url) or server.health():
+            same_model = server.gguf == resolve_gguf(llm.gguf_path)
+            if same_model and (_fresh(server.url) or server.health()):
                 _checked[server.url] = time.monotonic()
                 return server
-            server.stop()  # it died (or the process that owned it exited): start again below
+            # it died (or the process that owned it exited), or another GGUF is configured: start again below
+            _checked.pop(server.url, None)
+            server.stop()
             del _embedded[key]
         server = LocalLLMServer.from_settings(settings)
         server.start(reuse=True)

@@ -136,3 +136,18 @@ def test_embedded_with_missing_gguf_setting(data_dir, tmp_path):
     settings = make_settings(data_dir, gguf_path=str(tmp_path / "missing.gguf"), local_port=free_port())
     with pytest.raises(LLMUnavailable, match="GGUF model file not found"):
         ensure_endpoint(settings)
+
+
+def test_embedded_server_follows_a_changed_gguf_setting(data_dir, tmp_path):
+    port = free_port()
+    copy = tmp_path / "copy-of-smollm2.gguf"
+    copy.write_bytes(llm.bundled_gguf().read_bytes())
+    try:
+        ensure_endpoint(make_settings(data_dir, local_port=port, n_ctx=1024))
+        first = llm._embedded[("127.0.0.1", port)]
+        ensure_endpoint(make_settings(data_dir, local_port=port, n_ctx=1024, gguf_path=str(copy)))
+        second = llm._embedded[("127.0.0.1", port)]
+        assert second is not first and not first.running
+        assert llm.list_models(second.url) == ["copy-of-smollm2"]
+    finally:
+        llm.stop_embedded()
