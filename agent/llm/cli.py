@@ -11,6 +11,10 @@ import typer
 from agent.llm import LLMUnavailable, LocalLLMServer
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def register(app: typer.Typer) -> None:
     llm_app = typer.Typer(help="The chat model endpoint: embedded llama.cpp server and status.", no_args_is_help=True)
 
@@ -36,7 +40,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
         typer.echo(f"llama.cpp server ready: {server.url} (model {server.model_alias}, {server.gguf})", err=True)
         # SIGTERM (docker stop, kubernetes) ends the foreground server like Ctrl-C does.
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             code = server.wait()
         except KeyboardInterrupt:
@@ -53,7 +57,7 @@ def register(app: typer.Typer) -> None:
         again at exit, unless another process already runs it).
         """
         from agent.events import RunOverrides
-        from agent.llm import _resolve, list_models
+        from agent.llm import _resolve, chat_model, list_models
         from agent.settings import get_settings
 
         settings = get_settings()
@@ -68,8 +72,6 @@ def register(app: typer.Typer) -> None:
             url, model = _resolve(settings)
             report.update(endpoint=url, model=model, reachable=True)
             report["models"] = list_models(url, api_key=llm.api_key.get_secret_value())
-            from agent.llm import chat_model
-
             t0 = time.perf_counter()
             reply = chat_model(settings, RunOverrides(max_tokens=1, temperature=0.0)).invoke("Say OK.")
             report["test_completion"] = {
