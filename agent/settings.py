@@ -139,7 +139,10 @@ class APISettings(BaseModel):
 
 class UISettings(BaseModel):
     api_url: str | None = Field(None, description="Talk to this bioagent API instead of the in-process core.")
+    api_key: SecretStr | None = Field(None, description="Bearer key for `api_url` (unset: BIOAGENT_API__API_KEY).")
+    host: str = Field("127.0.0.1", description="Bind address of `bioagent ui`.")
     port: int = Field(8501, ge=1, le=65535, description="Port of `bioagent ui`.")
+    request_timeout_s: float = Field(300.0, gt=0, description="Timeout of one UI request to the API (seconds).")
 
 
 class Settings(BaseSettings):
