@@ -1,0 +1,160 @@
+"""`bioagent seq info|score|scan|annotate FILE_OR_SEQUENCE [--json]`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from . import service
+from .errors import SequenceError
+
+INPUT_HELP = "A file (FASTA, GenBank or plain sequence), '-' for standard input, or the sequence itself."
+
+
+def _read_input(value: str) -> str:
+    if value == "-":
+        return sys.stdin.read()
+    p = Path(value).expanduser()
+    try:
+        if p.is_file():
+            return p.read_text()
+    except OSError:  # a long sequence is not a valid path on some systems
+        pass
+    return value
+
+
+def _run(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except SequenceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _emit_json(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    seq_app = typer.Typer(help="Sequence analysis: validation, properties, ESM-2 mutation effects, Rep motifs.",
+                          no_args_is_help=True)
+
+    @seq_app.command("info")
+    def info(
+        input: str = typer.Argument(..., metavar="FILE_OR_SEQUENCE", help=INPUT_HELP),
+        translate: bool = typer.Option(False, "--translate", help="Use CDS/ORF translations of DNA input."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Validate the input and show each protein's length, weight, pI and composition."""
+        text = _read_input(input)
+        parsed = _run(service.parse, text, translate_dna=translate)
+        props = _run(service.properties, text, translate_dna=translate) if (
+            translate or any(r["kind"] == "protein" for r in parsed["records"])) else {"records": []}
+        if json_out:
+            _emit_json({"parse": parsed, "properties": props["records"]})
+            return
+        typer.echo(f"format: {parsed['format']}")
+        for r in parsed["records"]:
+            if r["kind"] == "nucleotide":
+                typer.echo(f"{r['id']}: nucleotide, {r['length']} nt; translations on offer (--translate): "
+                           + ", ".join(f"{t['id']} ({t['length']} aa)" for t in r["translations"][:5]))
+        for p in props["records"]:
+            comp = " ".join(f"{aa}:{v:.1f}" for aa, v in sorted(p.get("composition_percent", {}).items(),
+                                                                   key=lambda t: -t[1])[:6])
+            typer.echo(f"{p['id']}: {p['length']} aa, MW {p['molecular_weight_da']} Da, pI {p['isoelectric_point']}, "
+                       f"charge(pH7) {p.get('charge_at_ph7')}, GRAVY {p.get('gravy')}; top composition % {comp}")
+        for w in parsed.get("warnings", []):
+            typer.echo(f"note: {w}")
+
+    @seq_app.command("score")
+    def score(
+        input: str = typer.Argument(..., metavar="FILE_OR_SEQUENCE", help=INPUT_HELP),
+        mutations: str = typer.Argument(..., help="e.g. K25A, or K25A:G30D (additive); several separated by commas."),
+        strategy: str = typer.Option("masked-marginals", help="masked-marginals or wt-marginals."),
+        record: str | None = typer.Option(None, help="Record id when the input has several."),
+        translate: bool = typer.Option(False, "--translate", help="Use CDS/ORF translations of DNA input."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """ESM-2 scores of mutations (log p(mt) - log p(wt); negative = predicted damaging)."""
+        res = _run(service.score_mutations, _read_input(input), mutations, strategy=strategy, record_id=record,
+                   translate_dna=translate)
+        if json_out:
+            _emit_json(res)
+            return
+        typer.echo(f"{res['record']['id']} ({res['record']['length']} aa) - {res['model']}, {res['strategy']}")
+        for v in res["variants"]:
+            parts = "" if len(v["substitutions"]) == 1 else "  (" + ", ".join(
+                f"{s['mutation']} {s['score']:+.3f}" for s in v["substitutions"]) + ")"
+            typer.echo(f"  {v['variant']:<20} {v['score']:+.3f}{parts}")
+        typer.echo(res["interpretation"])
+        typer.echo(f"Caveat: {res['caveat']}")
+
+    @seq_app.command("scan")
+    def scan(
+        input: str = typer.Argument(..., metavar="FILE_OR_SEQUENCE", help=INPUT_HELP),
+        strategy: str = typer.Option("masked-marginals", help="masked-marginals or wt-marginals."),
+        record: str | None = typer.Option(None, help="Record id when the input has several."),
+        top: int = typer.Option(10, help="Positions listed in the summary."),
+        heatmap: Path | None = typer.Option(None, help="Write a heatmap PNG of the scan here."),
+        translate: bool = typer.Option(False, "--translate", help="Use CDS/ORF translations of DNA input."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON (with the full matrix)."),
+    ) -> None:
+        """Deep mutational scan: every position x 20 amino acids, constrained and tolerant positions."""
+        res = _run(service.mutational_scan, _read_input(input), strategy=strategy, record_id=record,
+                   include_matrix=True, top=top, translate_dna=translate)
+        if heatmap:
+            from .plots import scan_heatmap
+
+            scan_heatmap(res, heatmap)
+        if json_out:
+            _emit_json(res)
+            return
+        s = res["summary"]
+        timing = " (cached)" if res["cached"] else ", {:.1f} s".format(res["seconds"])
+        typer.echo(f"{res['record']['id']} ({res['record']['length']} aa) - {res['model']}, {res['strategy']}{timing}")
+        typer.echo("most constrained: " + ", ".join(f"{p['wt']}{p['position']} ({p['constraint']:.2f})"
+                                                    for p in s["most_constrained"]))
+        typer.echo("most tolerant:    " + ", ".join(f"{p['wt']}{p['position']} ({p['constraint']:.2f})"
+                                                    for p in s["most_tolerated"]))
+        if heatmap:
+            typer.echo(f"heatmap: {heatmap}")
+        typer.echo(f"Caveat: {res['caveat']}")
+
+    @seq_app.command("annotate")
+    def annotate(
+        input: str = typer.Argument(..., metavar="FILE_OR_SEQUENCE", help=INPUT_HELP),
+        translate: bool = typer.Option(False, "--translate", help="Use CDS/ORF translations of DNA input."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """CRESS Rep motifs (RCR I-III, Walker A/B, motif C) and the yes/no/partial call per record."""
+        res = _run(service.annotate_rep, _read_input(input), translate_dna=translate)
+        if json_out:
+            _emit_json(res)
+            return
+        for r in res["records"]:
+            motifs = " ".join(f"{m['motif']}@{m['start']}:{m['sequence']}" for m in r["motifs"])
+            typer.echo(f"{r['id']} ({r['length']} aa): CRESS Rep: {r['call']}  {motifs}")
+            for why in r["reasons"]:
+                typer.echo(f"    {why}")
+
+    @seq_app.command("claude-config")
+    def claude_config(
+        model: str | None = typer.Option(None, help="ESM model name or checkpoint path to put in the config's env."),
+    ) -> None:
+        """Print the Claude Desktop config (claude_desktop_config.json) that starts this MCP server over stdio."""
+        typer.echo(json.dumps(claude_desktop_config(model), indent=2))
+
+    app.add_typer(seq_app, name="seq")
+
+
+def claude_desktop_config(model: str | None = None) -> dict:
+    """{"mcpServers": {"bioagent-sequence": {...}}} with the absolute path of this environment's `bioagent`."""
+    exe = Path(sys.executable).parent / ("bioagent.exe" if sys.platform == "win32" else "bioagent")
+    entry: dict = {"command": str(exe.absolute()), "args": ["mcp", "sequence"]}
+    if model:
+        p = Path(model).expanduser()
+        entry["env"] = {"BIOAGENT_SEQUENCE__ESM_MODEL": str(p.absolute()) if p.exists() else model}
+    return {"mcpServers": {"bioagent-sequence": entry}}

@@ -1,0 +1,219 @@
+"""MCP server for sequence analysis (FastMCP): stdio for Claude Desktop, streamable HTTP for agents and remote clients.
+
+    python -m mcp_servers.sequence.server                      # stdio
+    bioagent mcp sequence --transport http --port 8001         # http://127.0.0.1:8001/mcp
+
+Over HTTP, a bearer token (BIOAGENT_MCP__BEARER_TOKEN) is required when set: requests without it or with a wrong one
+get 401. Tools return JSON; bad input comes back as an MCP tool error (isError) with a readable message and the
+server keeps running.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import logging
+from typing import Annotated, Any
+
+import anyio
+from pydantic import Field
+
+from . import service
+from .errors import SequenceError
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = (
+    "Protein sequence analysis for viral proteins, especially CRESS-DNA virus Rep proteins. Every tool takes the "
+    "sequence as plain amino-acid letters or FASTA/GenBank text; positions are 1-based. ESM-2 scores are zero-shot "
+    "predictions with modest accuracy on viral proteins: report the model name and treat them as hypotheses."
+)
+
+SEQ_DESC = ("Protein sequence: plain one-letter amino acids (e.g. 'MPSKKNGRSG...') or FASTA text ('>id\\nMPSK...') "
+            "or GenBank text.")
+RECORD_DESC = "When the input holds several records, the id of the one to use (e.g. 'NP_937956.1')."
+DNA_DESC = "If the input is DNA/RNA, translate its CDS features (GenBank) or longest ORFs and use those proteins."
+STRATEGY_DESC = ("'masked-marginals' (default, more accurate: each position masked in turn) or 'wt-marginals' "
+                 "(one forward pass, faster).")
+
+Sequence = Annotated[str, Field(description=SEQ_DESC)]
+RecordId = Annotated[str | None, Field(description=RECORD_DESC)]
+TranslateDna = Annotated[bool, Field(description=DNA_DESC)]
+Strategy = Annotated[str, Field(description=STRATEGY_DESC)]
+
+
+async def _call(fn, *args, **kwargs) -> dict[str, Any]:
+    """Run a service function in a worker thread; user errors become MCP tool errors with the message as it is."""
+    from mcp.server.fastmcp.exceptions import ToolError
+
+    try:
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    except SequenceError as exc:
+        raise ToolError(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - never crash the server; say what failed
+        log.exception("tool %s failed", getattr(fn, "__name__", fn))
+        raise ToolError(f"Internal error in {getattr(fn, '__name__', 'tool')}: {type(exc).__name__}: {exc}") from exc
+
+
+def build_server(settings=None, host: str | None = None, port: int | None = None):
+    """The FastMCP server with the sequence tools (settings default to the process settings)."""
+    from mcp.server.fastmcp import FastMCP
+
+    if settings is None:
+        from agent.settings import get_settings
+
+        settings = get_settings()
+    mcp = FastMCP("bioagent-sequence", instructions=INSTRUCTIONS, host=host or settings.mcp.host,
+                  port=port or settings.mcp.port, log_level="WARNING")
+    s = settings
+
+    @mcp.tool(name="validate_sequence")
+    async def validate_sequence(sequence: Sequence, translate_dna: TranslateDna = False) -> dict[str, Any]:
+        """Check and parse sequence input (plain letters, FASTA with one or many records, or GenBank). Returns each
+        record's id, kind (protein or nucleotide), length and cleaned sequence; for DNA/RNA it lists the CDS/ORF
+        protein translations on offer. Errors name the record, position and offending letter. Use this first when
+        unsure whether the input is a valid protein."""
+        return await _call(service.parse, sequence, translate_dna=translate_dna, settings=s)
+
+    @mcp.tool(name="protein_properties")
+    async def protein_properties(sequence: Sequence, translate_dna: TranslateDna = False) -> dict[str, Any]:
+        """Basic physico-chemical properties of each protein record (Biopython ProtParam): length, molecular weight
+        in daltons, isoelectric point (pI), net charge at pH 7, GRAVY hydropathy, aromaticity, instability index,
+        extinction coefficients and amino-acid composition. No model needed; fast."""
+        return await _call(service.properties, sequence, translate_dna=translate_dna, settings=s)
+
+    @mcp.tool(name="score_mutations")
+    async def score_mutations(
+        sequence: Sequence,
+        mutations: Annotated[str, Field(description=(
+            "Mutations as wild-type letter + 1-based position + new letter, e.g. 'K25A'. Join substitutions of one "
+            "variant with ':' ('K25A:G30D', scored additively); separate variants with commas ('K25A, G30D')."))],
+        strategy: Strategy = "masked-marginals",
+        record_id: RecordId = None,
+        translate_dna: TranslateDna = False,
+    ) -> dict[str, Any]:
+        """Predict the effect of amino-acid substitutions with the ESM-2 protein language model (zero-shot).
+        Score = log p(mutant) - log p(wild type): negative means predicted damaging (more negative = worse),
+        positive means tolerated/preferred. The wild-type letter is checked against the sequence. Use for 'what does
+        mutation X do' questions; results name the model and include an accuracy caveat."""
+        return await _call(service.score_mutations, sequence, mutations, strategy=strategy, record_id=record_id,
+                           translate_dna=translate_dna, settings=s)
+
+    @mcp.tool(name="mutational_scan")
+    async def mutational_scan(
+        sequence: Sequence,
+        strategy: Strategy = "masked-marginals",
+        record_id: RecordId = None,
+        top: Annotated[int, Field(ge=1, le=100, description="How many positions/substitutions to list in the summary.")] = 10,
+        include_matrix: Annotated[bool, Field(description=(
+            "Also return the full positions x 20 amino-acid score matrix (large: ~20 numbers per residue)."))] = False,
+        translate_dna: TranslateDna = False,
+    ) -> dict[str, Any]:
+        """In-silico deep mutational scan with ESM-2: scores every possible single substitution at every position
+        and summarises which positions are most constrained (substitutions predicted damaging; likely functionally
+        important, e.g. catalytic motifs) and most tolerant, plus the most damaging and most favoured substitutions.
+        Use for 'which residues are constrained/important' questions. Slower than score_mutations (one model pass
+        per position, batched); repeated scans come from a cache."""
+        return await _call(service.mutational_scan, sequence, strategy=strategy, record_id=record_id,
+                           include_matrix=include_matrix, top=top, translate_dna=translate_dna, settings=s)
+
+    @mcp.tool(name="embed_sequence")
+    async def embed_sequence(
+        sequence: Sequence,
+        record_id: RecordId = None,
+        layer: Annotated[int | None, Field(description="Model layer (default: the last).")] = None,
+        per_residue: Annotated[bool, Field(description="Also return one vector per residue (large).")] = False,
+        translate_dna: TranslateDna = False,
+    ) -> dict[str, Any]:
+        """ESM-2 embedding of a protein: the mean-pooled sequence vector (and optionally per-residue vectors), for
+        similarity comparisons, clustering or downstream models. Not needed to answer questions in words."""
+        return await _call(service.embed, sequence, record_id=record_id, layer=layer, per_residue=per_residue,
+                           translate_dna=translate_dna, settings=s)
+
+    @mcp.tool(name="predict_contacts")
+    async def predict_contacts(
+        sequence: Sequence,
+        record_id: RecordId = None,
+        top: Annotated[int, Field(ge=1, le=1000, description="How many residue pairs to list.")] = 50,
+        min_separation: Annotated[int, Field(ge=1, description="Least sequence separation |i - j| listed.")] = 6,
+        include_matrix: Annotated[bool, Field(description="Also return the full L x L probability matrix.")] = False,
+        translate_dna: TranslateDna = False,
+    ) -> dict[str, Any]:
+        """Predicted residue-residue contacts (3D proximity) from ESM-2's contact head: the most probable pairs of
+        1-based positions with probabilities, optionally the full contact map."""
+        return await _call(service.contacts, sequence, record_id=record_id, top=top, min_separation=min_separation,
+                           include_matrix=include_matrix, translate_dna=translate_dna, settings=s)
+
+    @mcp.tool(name="annotate_rep")
+    async def annotate_rep(sequence: Sequence, translate_dna: TranslateDna = False) -> dict[str, Any]:
+        """Is this a CRESS-DNA virus Rep protein? Finds the rolling-circle replication endonuclease motifs I, II
+        (HUH) and III (catalytic Tyr) and the SF3 helicase motifs Walker A, Walker B and motif C with 1-based
+        positions, and calls 'yes' (both domains in CRESS order and spacing), 'partial' (endonuclease domain only,
+        e.g. a truncated Rep or RepA) or 'no', with reasons. Parvovirus/herpesvirus Rep-like proteins are 'no'.
+        No model needed; fast; works on every record of a multi-FASTA."""
+        return await _call(service.annotate_rep, sequence, translate_dna=translate_dna, settings=s)
+
+    return mcp
+
+
+class BearerAuthMiddleware:
+    """ASGI middleware: HTTP requests must carry 'Authorization: Bearer <token>' (401 otherwise)."""
+
+    def __init__(self, app, token: str):
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            auth = dict(scope.get("headers") or []).get(b"authorization", b"")
+            if not hmac.compare_digest(auth, self.expected):
+                body = json.dumps({"error": "unauthorized",
+                                   "detail": "missing or wrong bearer token (Authorization: Bearer <token>)"}).encode()
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def http_app(settings=None, host: str | None = None, port: int | None = None):
+    """The streamable-HTTP ASGI app (MCP endpoint at /mcp), wrapped with the bearer check when a token is set."""
+    if settings is None:
+        from agent.settings import get_settings
+
+        settings = get_settings()
+    app = build_server(settings, host, port).streamable_http_app()
+    token = settings.mcp.bearer_token.get_secret_value() if settings.mcp.bearer_token else None
+    return BearerAuthMiddleware(app, token) if token else app
+
+
+def main(transport: str = "stdio", host: str | None = None, port: int | None = None) -> None:
+    """Run the server: transport 'stdio' (default) or 'http' (streamable HTTP on host:port, default BIOAGENT_MCP__*)."""
+    from agent.settings import get_settings
+
+    settings = get_settings()
+    if transport == "stdio":
+        build_server(settings).run("stdio")
+        return
+    if transport not in ("http", "streamable-http"):
+        raise ValueError(f"unknown transport {transport!r}: use stdio or http")
+    import uvicorn
+
+    host = host or settings.mcp.host
+    port = port or settings.mcp.port
+    uvicorn.run(http_app(settings, host, port), host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    ap = argparse.ArgumentParser(description="bioagent sequence MCP server")
+    ap.add_argument("--transport", default="stdio", choices=["stdio", "http"])
+    ap.add_argument("--host", default=None)
+    ap.add_argument("--port", type=int, default=None)
+    ns = ap.parse_args()
+    main(ns.transport, ns.host, ns.port)

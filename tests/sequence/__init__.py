@@ -1,0 +1,1 @@
+"""Tests of the sequence area (mcp_servers/sequence)."""
