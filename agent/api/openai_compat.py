@@ -1,0 +1,165 @@
+"""An OpenAI-compatible facade over the agent: ``POST /v1/chat/completions`` and ``GET /v1/models``.
+
+- The question is the last ``user`` message. The conversation context is the thread's (the checkpointer's):
+  pass ``thread_id`` in the body (``extra_body={"thread_id": ...}`` with the openai client) or the
+  ``X-Thread-Id`` header to continue one. Without it every request starts a new thread; earlier messages in
+  the request are not replayed into the graph. The thread id comes back in the ``X-Thread-Id`` header and in
+  ``bioagent.thread_id``.
+- ``temperature``, ``top_p`` and ``max_tokens``/``max_completion_tokens`` become run overrides; ``overrides``
+  (extra body field) sets the others (``max_rounds``, ``k``...). Other OpenAI parameters are ignored.
+- Non-streaming: a ``chat.completion`` whose ``bioagent`` field is the whole RunResult (citations, passages,
+  tool results, trace).
+- Streaming: ``chat.completion.chunk`` events with the answer tokens as they come, a last chunk with
+  ``finish_reason: "stop"`` whose ``bioagent`` field is the RunResult, a usage chunk if
+  ``stream_options.include_usage``, then ``data: [DONE]``. A failure after the stream started is an
+  ``{"error": {...}}`` event (which the openai client raises as an APIError).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from agent.api.auth import require_api_key
+from agent.api.errors import ERROR_RESPONSES, validation_error
+from agent.api.routes import check_message, ctx_of, dumps, stream_error_data
+from agent.api.schemas import (
+    THREAD_ID_PATTERN,
+    ChatChoice,
+    ChatCompletionMessage,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChatUsage,
+    ModelCard,
+    ModelList,
+)
+from agent.events import RunResult
+
+MODEL_ID = "bioagent"
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES,
+                   tags=["openai"])
+
+
+CHECKED_HEADING = {
+    "en": "**Checked answer** (citations verified against the retrieved passages and tool results):",
+    "zh": "**核对后的回答**（引用已与检索到的段落和工具结果核对）：",
+}
+
+
+def _closing_text(streamed: str, answer: str, language: str | None) -> str:
+    """What to send after the draft tokens so that the reader ends with the checked answer.
+
+    The tokens are the answer model's draft; the run's answer is the checked one (invalid citations removed, or
+    an extractive answer when the draft failed the checks). If the answer merely extends the draft, the rest is
+    sent; if it differs, it follows the draft under a heading; if nothing was streamed, it is the whole content.
+    """
+    if not answer or answer == streamed:
+        return ""
+    if answer.startswith(streamed):
+        return answer[len(streamed):]
+    heading = CHECKED_HEADING.get(language or "en", CHECKED_HEADING["en"])
+    return f"\n\n---\n{heading}\n\n{answer}"
+
+
+def _usage(result: RunResult | dict[str, Any]) -> ChatUsage:
+    usage = (result.usage if isinstance(result, RunResult) else result.get("usage")) or {}
+    prompt = int(usage.get("prompt_tokens", 0) or 0)
+    completion = int(usage.get("completion_tokens", 0) or 0)
+    return ChatUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+
+@router.get("/models", response_model=ModelList, summary="Models (OpenAI-compatible)")
+async def list_models(request: Request) -> ModelList:
+    return ModelList(data=[ModelCard(id=MODEL_ID, created=ctx_of(request).started_at)])
+
+
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletionResponse,
+    summary="Chat completion (OpenAI-compatible) over the agent",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when `stream` is true."}},
+)
+async def chat_completions(
+    body: ChatCompletionRequest,
+    request: Request,
+    x_thread_id: str | None = Header(None, pattern=THREAD_ID_PATTERN, description="Continue this thread."),
+):
+    ctx = ctx_of(request)
+    question = body.question()
+    if question is None:
+        raise validation_error(["body", "messages"], "needs at least one message with role `user`")
+    if not question.strip():
+        raise validation_error(["body", "messages", len(body.messages) - 1, "content"], "the question is empty")
+    check_message(ctx, question, ["body", "messages", "content"])
+    thread_id = body.thread_id or x_thread_id
+    overrides = body.run_overrides()
+    model = body.model or MODEL_ID
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+
+    if not body.stream:
+        result = await ctx.run(request, "chat", question, thread_id, overrides)
+        response = ChatCompletionResponse(
+            id=completion_id,
+            created=created,
+            model=model,
+            choices=[ChatChoice(message=ChatCompletionMessage(content=result.answer))],
+            usage=_usage(result),
+            bioagent=result.model_dump(mode="json"),
+        )
+        return JSONResponse(response.model_dump(mode="json"), headers={"X-Thread-Id": result.thread_id})
+
+    run = await ctx.open_stream("chat_stream", question, thread_id, overrides)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    stream_draft = body.stream_draft
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> ServerSentEvent:
+        payload = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": None,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            **extra,
+        }
+        return ServerSentEvent(data=dumps(payload))
+
+    async def sse():
+        streamed: list[str] = []
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            async for event in run.events():
+                if event.type == "token" and stream_draft:
+                    text = str(event.data.get("text", ""))
+                    if text:
+                        streamed.append(text)
+                        yield chunk({"content": text})
+                elif event.type == "done":
+                    result = event.data
+                    tail = _closing_text("".join(streamed), str(result.get("answer", "")), result.get("language"))
+                    if tail:
+                        yield chunk({"content": tail})
+                    yield chunk({}, "stop", bioagent=result)
+                    if include_usage:
+                        usage = _usage(result).model_dump()
+                        yield ServerSentEvent(data=dumps({
+                            "id": completion_id, "object": "chat.completion.chunk", "created": created,
+                            "model": model, "choices": [], "usage": usage,
+                        }))
+        except Exception as exc:
+            data = stream_error_data(ctx, exc, request)
+            yield ServerSentEvent(data=dumps({"error": {
+                "message": data["message"], "type": data["code"], "code": data["code"],
+                "request_id": data.get("request_id"),
+            }}))
+        yield ServerSentEvent(data="[DONE]")
+
+    headers = {"X-Thread-Id": thread_id} if thread_id else None
+    return EventSourceResponse(sse(), sep="\n", ping=15, headers=headers)
