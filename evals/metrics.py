@@ -68,3 +68,51 @@ def macro_f1(pred: Sequence[str], gold: Sequence[str], labels: Sequence[str] | N
         denom = 2 * tp + fp + fn
         f1s.append(0.0 if denom == 0 else 2 * tp / denom)
     return sum(f1s) / len(f1s)
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the values that are not None (None when there are none)."""
+    vals = [float(v) for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        raise ValueError("percentile needs at least one value")
+    if not 0 <= q <= 100:
+        raise ValueError("q must be within 0..100")
+    xs = sorted(float(v) for v in values)
+    pos = (len(xs) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def summarize(values: Iterable[float | None]) -> dict[str, float] | None:
+    """mean, p50, p95 and max of the values that are not None (None when there are none)."""
+    vals = [float(v) for v in values if v is not None]
+    if not vals:
+        return None
+    return {"mean": sum(vals) / len(vals), "p50": percentile(vals, 50), "p95": percentile(vals, 95), "max": max(vals)}
+
+
+def per_class_f1(pred: Sequence[str], gold: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
+    """F1 of each label (0.0 for a label that is neither predicted nor gold)."""
+    if len(pred) != len(gold) or not gold:
+        raise ValueError("per_class_f1 needs two equally long, non-empty label lists")
+    out = {}
+    for label in labels:
+        tp = sum(p == label and g == label for p, g in zip(pred, gold))
+        denom = sum(p == label for p in pred) + sum(g == label for g in gold)
+        out[label] = 0.0 if denom == 0 else 2 * tp / denom
+    return out
+
+
+def confusion(pred: Sequence[str], gold: Sequence[str], labels: Sequence[str]) -> dict[str, dict[str, int]]:
+    """counts[gold][pred] over the given labels (pairs with other labels are left out)."""
+    counts = {g: {p: 0 for p in labels} for g in labels}
+    for p, g in zip(pred, gold):
+        if g in counts and p in counts[g]:
+            counts[g][p] += 1
+    return counts

@@ -1,0 +1,165 @@
+"""`bioagent eval retrieval|answers|tools|sequence|compare`: score the system on a dataset, compare configurations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+eval_app = typer.Typer(help="Evaluate retrieval, answers, tool use and sequence annotation on datasets; compare "
+                            "configurations side by side (results under runs/<timestamp>-<name>/).",
+                       no_args_is_help=True)
+
+DATASET = typer.Option(..., "--dataset", "-d", help="JSONL dataset: PubMedQA, generic QA or sequence tasks.")
+FORMAT = typer.Option("auto", "--format", help="auto, pubmedqa, qa or sequence.")
+LIMIT = typer.Option(None, "--limit", "-n", min=1, help="Use N items (a seeded sample).")
+SEED = typer.Option(0, "--seed", help="Seed of the item sample and of the model's sampling.")
+CONFIG = typer.Option(None, "--config", "-c", help="Configuration name(s), repeat or comma-separate "
+                      "(built-ins: agentic, naive-rag, closed-book, dense-only, sparse-only, rerank, no-rerank).")
+CONFIG_FILE = typer.Option(None, "--configs-file", help="YAML/JSON file of named configurations.")
+OUT = typer.Option(Path("runs"), "--out", help="Folder for run directories.")
+NAME = typer.Option(None, "--name", help="Run name (default: <suite>-<dataset>).")
+NO_PROGRESS = typer.Option(False, "--no-progress", help="No progress bar.")
+JSON_OUT = typer.Option(False, "--json", help="Print the metrics as JSON instead of the table.")
+NO_WRITE = typer.Option(False, "--no-write", help="Do not write a run directory.")
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from agent.kb.errors import KBError
+    from agent.llm import LLMUnavailable
+    from evals.configs import ConfigError
+    from evals.datasets import DatasetError
+    from evals.harness import EvalError
+
+    errors: list[type[BaseException]] = [DatasetError, ConfigError, EvalError, LLMUnavailable, KBError]
+    try:
+        from agent.checkpoint import CheckpointerUnavailable
+
+        errors.append(CheckpointerUnavailable)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def _run(suite: str, dataset: Path, fmt: str, limit: int | None, seed: int, config: list[str] | None,
+         configs_file: Path | None, out: Path, name: str | None, no_progress: bool, json_out: bool,
+         no_write: bool, default_configs: list[str] | None = None, **options) -> None:
+    from evals.configs import resolve_configs
+    from evals.harness import EvalSpec, run_eval
+    from evals.report import rich_table
+
+    try:
+        names = config or default_configs
+        configs = resolve_configs(names, configs_file) if (names or configs_file) else []
+        spec = EvalSpec(suite=suite, dataset=dataset, fmt=fmt, configs=configs, limit=limit, seed=seed, name=name,
+                        out_dir=None if no_write else out, progress=not no_progress,
+                        **{k: v for k, v in options.items() if v is not None})
+        run = run_eval(spec)
+    except _known_errors() as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if json_out:
+        typer.echo(json.dumps({"run": run.results["run"], "run_dir": str(run.run_dir) if run.run_dir else None,
+                               "metrics": {n: e["metrics"] for n, e in run.results["configs"].items()}},
+                              indent=2, default=str))
+        return
+    console.print(rich_table(run.results))
+    for n, e in run.results["configs"].items():
+        for r, why in (e.get("skipped_routes") or {}).items():
+            console.print(f"[yellow]{n}: route {r} skipped: {why}[/]")
+    if run.run_dir:
+        console.print(f"results: {run.run_dir}/results.json, report: {run.run_dir}/report.md")
+
+
+@eval_app.command("retrieval")
+def retrieval_cmd(
+    dataset: Path = DATASET, fmt: str = FORMAT, limit: int = LIMIT, seed: int = SEED, config: list[str] = CONFIG,
+    configs_file: Path = CONFIG_FILE, out: Path = OUT, name: str = NAME, no_progress: bool = NO_PROGRESS,
+    json_out: bool = JSON_OUT, no_write: bool = NO_WRITE,
+    corpus: Path = typer.Option(None, "--corpus", help="JSONL of documents to index (default: the dataset's own; "
+                                "none: the configured collection)."),
+    route: list[str] = typer.Option(None, "--route", help="Routes to score: bm25, dense, sparse, hybrid, rerank."),
+    k: list[int] = typer.Option(None, "--k", help="Cut-offs for recall@k (default 1, 5, 10)."),
+) -> None:
+    """recall@k, MRR and nDCG@10 per search route, with rank_bm25 as the in-run baseline."""
+    _run("retrieval", dataset, fmt, limit, seed, config, configs_file, out, name, no_progress, json_out, no_write,
+         corpus=corpus, routes=route or None, ks=k or None)
+
+
+def _agent_options(template: str | None, corpus: Path | None) -> dict:
+    return {"template": template, "corpus": corpus}
+
+
+TEMPLATE = typer.Option(None, "--template", help="Question template with {question} (PubMedQA default asks for "
+                        "Yes/No/Maybe first).")
+CORPUS = typer.Option(None, "--corpus", help="JSONL of documents to index instead of the dataset's own.")
+
+
+@eval_app.command("answers")
+def answers_cmd(
+    dataset: Path = DATASET, fmt: str = FORMAT, limit: int = LIMIT, seed: int = SEED, config: list[str] = CONFIG,
+    configs_file: Path = CONFIG_FILE, out: Path = OUT, name: str = NAME, no_progress: bool = NO_PROGRESS,
+    json_out: bool = JSON_OUT, no_write: bool = NO_WRITE, template: str = TEMPLATE, corpus: Path = CORPUS,
+    groundedness: str = typer.Option("lexical", "--groundedness", help="lexical or llm (judge = the endpoint)."),
+    min_overlap: float = typer.Option(0.5, "--min-overlap", min=0.0, max=1.0,
+                                      help="Lexical support: share of a sentence's content words in the cited text."),
+) -> None:
+    """Run the agent: yes/no/maybe accuracy and macro-F1, citation validity, groundedness, latency, tokens."""
+    _run("answers", dataset, fmt, limit, seed, config, configs_file, out, name, no_progress, json_out, no_write,
+         groundedness=groundedness, min_overlap=min_overlap, **_agent_options(template, corpus))
+
+
+@eval_app.command("tools")
+def tools_cmd(
+    dataset: Path = DATASET, fmt: str = FORMAT, limit: int = LIMIT, seed: int = SEED, config: list[str] = CONFIG,
+    configs_file: Path = CONFIG_FILE, out: Path = OUT, name: str = NAME, no_progress: bool = NO_PROGRESS,
+    json_out: bool = JSON_OUT, no_write: bool = NO_WRITE, template: str = TEMPLATE, corpus: Path = CORPUS,
+) -> None:
+    """Run the agent: was the expected tool called with valid arguments (QA gold_tool, or annotate_rep for
+    sequence tasks)?"""
+    _run("tools", dataset, fmt, limit, seed, config, configs_file, out, name, no_progress, json_out, no_write,
+         **_agent_options(template, corpus))
+
+
+@eval_app.command("sequence")
+def sequence_cmd(
+    dataset: Path = DATASET, fmt: str = FORMAT, limit: int = LIMIT, seed: int = SEED, config: list[str] = CONFIG,
+    configs_file: Path = CONFIG_FILE, out: Path = OUT, name: str = NAME, no_progress: bool = NO_PROGRESS,
+    json_out: bool = JSON_OUT, no_write: bool = NO_WRITE,
+    tolerance: int = typer.Option(2, "--tolerance", min=0, help="Residues a motif start may differ by."),
+) -> None:
+    """Rep call accuracy and motif-position agreement of annotate_rep against expected values."""
+    _run("sequence", dataset, fmt, limit, seed, config, configs_file, out, name, no_progress, json_out, no_write,
+         tolerance=tolerance)
+
+
+@eval_app.command("compare")
+def compare_cmd(
+    dataset: Path = DATASET, fmt: str = FORMAT, limit: int = LIMIT, seed: int = SEED, config: list[str] = CONFIG,
+    configs_file: Path = CONFIG_FILE, out: Path = OUT, name: str = NAME, no_progress: bool = NO_PROGRESS,
+    json_out: bool = JSON_OUT, no_write: bool = NO_WRITE, template: str = TEMPLATE, corpus: Path = CORPUS,
+    suite: str = typer.Option("answers", "--suite", help="retrieval, answers, tools or sequence."),
+    groundedness: str = typer.Option("lexical", "--groundedness", help="lexical or llm (answers suite)."),
+    route: list[str] = typer.Option(None, "--route", help="Retrieval suite: routes to score."),
+    k: list[int] = typer.Option(None, "--k", help="Retrieval suite: cut-offs for recall@k."),
+) -> None:
+    """Several configurations on the same items in one run (default: naive-rag vs agentic), side by side."""
+    options: dict = {"corpus": corpus}
+    if suite == "retrieval":
+        options.update(routes=route or None, ks=k or None)
+    if suite in ("answers", "tools"):
+        options["template"] = template
+    if suite == "answers":
+        options["groundedness"] = groundedness
+    _run(suite, dataset, fmt, limit, seed, config, configs_file, out, name or f"compare-{suite}-{dataset.stem}",
+         no_progress, json_out, no_write, default_configs=None if configs_file else ["naive-rag", "agentic"],
+         **options)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(eval_app, name="eval")
