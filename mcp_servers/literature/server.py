@@ -11,12 +11,8 @@ the first library call, so the server starts fast.
 
 from __future__ import annotations
 
-import hmac
 import inspect
-import json
 import logging
-import os
-import sys
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
@@ -27,6 +23,7 @@ from pydantic import Field
 
 from agent.settings import Settings, get_settings
 from mcp_servers.literature.errors import LiteratureError
+from mcp_servers.serving import http_app, serve
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -276,92 +273,18 @@ def build_server(settings: Settings | None = None, *, host: str | None = None, p
     return mcp
 
 
-# -------------------------------------------------------------------------------------------------------------
-# transports
-# -------------------------------------------------------------------------------------------------------------
-class BearerTokenMiddleware:
-    """ASGI middleware: HTTP requests must carry ``Authorization: Bearer <token>``; otherwise 401."""
-
-    def __init__(self, app, token: str):
-        self.app = app
-        self._token = token.encode("utf-8")
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        given = b""
-        for name, value in scope.get("headers") or []:
-            if name.lower() == b"authorization":
-                given = value
-                break
-        scheme, _, token = given.partition(b" ")
-        if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._token):
-            return await self.app(scope, receive, send)
-        body = json.dumps({"error": "unauthorized", "detail": "missing or wrong bearer token"}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", b'Bearer realm="bioagent-literature"'),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
 def build_http_app(settings: Settings | None = None, *, host: str | None = None, port: int | None = None):
     """The streamable-HTTP ASGI app (MCP endpoint at ``/mcp``), behind the bearer token when one is set."""
     settings = settings or get_settings()
-    app = build_server(settings, host=host, port=port).streamable_http_app()
-    token = settings.mcp.bearer_token.get_secret_value() if settings.mcp.bearer_token else ""
-    return BearerTokenMiddleware(app, token) if token else app
-
-
-def _run_stdio(server: FastMCP) -> None:
-    """Serve over stdio, with fd 1 pointed at stderr so stray prints from libraries cannot corrupt the protocol."""
-    from io import TextIOWrapper
-
-    import anyio
-    from mcp.server.stdio import stdio_server
-
-    sys.stdout.flush()
-    protocol_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    out = anyio.wrap_file(TextIOWrapper(os.fdopen(protocol_fd, "wb"), encoding="utf-8"))
-
-    async def serve() -> None:
-        async with stdio_server(stdout=out) as (read_stream, write_stream):
-            low = server._mcp_server
-            await low.run(read_stream, write_stream, low.create_initialization_options())
-
-    anyio.run(serve)
+    return http_app(build_server(settings, host=host, port=port), settings, realm=SERVER_NAME)
 
 
 def main(transport: str = "stdio", host: str | None = None, port: int | None = None) -> None:
     """Run the server: ``stdio`` (default) or ``http`` (streamable HTTP, optional bearer token)."""
-    settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    if transport == "stdio":
-        _run_stdio(build_server(settings))
-        return
-    if transport not in ("http", "streamable-http"):
-        raise SystemExit(f"unknown transport {transport!r}: use stdio or http")
-    import uvicorn
-
-    host = host or settings.mcp.host
-    port = port or settings.mcp.port
-    if not settings.mcp.bearer_token and host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("serving MCP on %s without a bearer token (set BIOAGENT_MCP__BEARER_TOKEN)", host)
-    app = build_http_app(settings, host=host, port=port)
-    print(f"bioagent literature MCP server: http://{host}:{port}/mcp", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    serve(build_server, SERVER_NAME, transport, host, port)
 
 
 if __name__ == "__main__":
-    main()
+    from mcp_servers.serving import module_main
+
+    module_main(build_server, "literature")

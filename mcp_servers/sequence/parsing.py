@@ -114,7 +114,7 @@ def validate_protein(record_id: str, seq: str) -> tuple[str, list[tuple[str, int
 def _problem_message(problems: list[tuple[str, int, str]]) -> str:
     shown = []
     for rec, pos, letter in problems[:10]:
-        what = "an internal stop codon" if letter == "*" else f"not an amino acid letter"
+        what = "an internal stop codon" if letter == "*" else "not an amino acid letter"
         shown.append(f"record '{rec}', position {pos}: '{letter}' is {what}")
     more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
     return (

@@ -11,8 +11,6 @@ server keeps running.
 from __future__ import annotations
 
 import functools
-import hmac
-import json
 import logging
 from typing import Annotated, Any
 
@@ -64,7 +62,7 @@ def build_server(settings=None, host: str | None = None, port: int | None = None
         from agent.settings import get_settings
 
         settings = get_settings()
-    mcp = FastMCP("bioagent-sequence", instructions=INSTRUCTIONS, host=host or settings.mcp.host,
+    mcp = FastMCP(SERVER_NAME, instructions=INSTRUCTIONS, host=host or settings.mcp.host,
                   port=port or settings.mcp.port, log_level="WARNING")
     s = settings
 
@@ -157,63 +155,26 @@ def build_server(settings=None, host: str | None = None, port: int | None = None
     return mcp
 
 
-class BearerAuthMiddleware:
-    """ASGI middleware: HTTP requests must carry 'Authorization: Bearer <token>' (401 otherwise)."""
-
-    def __init__(self, app, token: str):
-        self.app = app
-        self.expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            auth = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(auth, self.expected):
-                body = json.dumps({"error": "unauthorized",
-                                   "detail": "missing or wrong bearer token (Authorization: Bearer <token>)"}).encode()
-                await send({"type": "http.response.start", "status": 401,
-                            "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"),
-                                        (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
+SERVER_NAME = "bioagent-sequence"
 
 
 def http_app(settings=None, host: str | None = None, port: int | None = None):
     """The streamable-HTTP ASGI app (MCP endpoint at /mcp), wrapped with the bearer check when a token is set."""
-    if settings is None:
-        from agent.settings import get_settings
+    from agent.settings import get_settings
+    from mcp_servers.serving import http_app as transport_app
 
-        settings = get_settings()
-    app = build_server(settings, host, port).streamable_http_app()
-    token = settings.mcp.bearer_token.get_secret_value() if settings.mcp.bearer_token else None
-    return BearerAuthMiddleware(app, token) if token else app
+    settings = settings or get_settings()
+    return transport_app(build_server(settings, host, port), settings, realm=SERVER_NAME)
 
 
 def main(transport: str = "stdio", host: str | None = None, port: int | None = None) -> None:
     """Run the server: transport 'stdio' (default) or 'http' (streamable HTTP on host:port, default BIOAGENT_MCP__*)."""
-    from agent.settings import get_settings
+    from mcp_servers.serving import serve
 
-    settings = get_settings()
-    if transport == "stdio":
-        build_server(settings).run("stdio")
-        return
-    if transport not in ("http", "streamable-http"):
-        raise ValueError(f"unknown transport {transport!r}: use stdio or http")
-    import uvicorn
-
-    host = host or settings.mcp.host
-    port = port or settings.mcp.port
-    uvicorn.run(http_app(settings, host, port), host=host, port=port, log_level="warning")
+    serve(build_server, SERVER_NAME, transport, host, port)
 
 
 if __name__ == "__main__":
-    import argparse
-    import sys
+    from mcp_servers.serving import module_main
 
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    ap = argparse.ArgumentParser(description="bioagent sequence MCP server")
-    ap.add_argument("--transport", default="stdio", choices=["stdio", "http"])
-    ap.add_argument("--host", default=None)
-    ap.add_argument("--port", type=int, default=None)
-    ns = ap.parse_args()
-    main(ns.transport, ns.host, ns.port)
+    module_main(build_server, "sequence")
