@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import importlib
+import json
+import sys
 from enum import Enum
+from pathlib import Path
 
 import typer
+
+SERVERS = ("sequence", "literature")
+
+
+def claude_desktop_config(servers: tuple[str, ...] = SERVERS, esm_model: str | None = None) -> dict:
+    """Claude Desktop `mcpServers` JSON: this environment's `bioagent` by absolute path, one entry per server."""
+    exe = Path(sys.executable).parent / ("bioagent.exe" if sys.platform == "win32" else "bioagent")
+    entries: dict = {}
+    for name in servers:
+        entry: dict = {"command": str(exe.absolute()), "args": ["mcp", name]}
+        if name == "sequence" and esm_model:
+            p = Path(esm_model).expanduser()
+            entry["env"] = {"BIOAGENT_SEQUENCE__ESM_MODEL": str(p.absolute()) if p.exists() else esm_model}
+        entries[f"bioagent-{name}"] = entry
+    return {"mcpServers": entries}
 
 
 class Transport(str, Enum):
@@ -38,5 +56,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Literature: the local library, PubMed and Europe PMC."""
         _serve("mcp_servers.literature.server", transport, host, port)
+
+    @mcp_app.command("claude-config")
+    def claude_config(
+        server: list[str] = typer.Option(list(SERVERS), "--server", help="Servers to include (repeatable)."),
+        esm_model: str | None = typer.Option(None, "--esm-model", help="ESM model name or checkpoint path for the "
+                                             "sequence server's env."),
+    ) -> None:
+        """Print the Claude Desktop config (claude_desktop_config.json) for this installation, ready to paste."""
+        unknown = [s for s in server if s not in SERVERS]
+        if unknown:
+            typer.echo(f"error: unknown server(s) {', '.join(unknown)}; choose from {', '.join(SERVERS)}", err=True)
+            raise typer.Exit(2)
+        typer.echo(json.dumps(claude_desktop_config(tuple(server), esm_model), indent=2))
 
     app.add_typer(mcp_app, name="mcp")

@@ -5,7 +5,6 @@
     bioagent lit pubmed "circovirus AND Rep" --max 5          # search PubMed (prints records)
     bioagent lit europepmc "cressdnaviricota" --open-access   # search Europe PMC (open-access links)
     bioagent lit fetch 31452104 29963580 --json               # full records for PMIDs
-    bioagent lit claude-config                                # Claude Desktop JSON for this checkout
 
 Remote failures (no network, HTTP errors, malformed answers) print one line to stderr and exit 1; bad input
 exits 2.
@@ -14,10 +13,8 @@ exits 2.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -220,11 +217,5 @@ def register(app: typer.Typer) -> None:
         if missing and not articles:
             raise typer.Exit(1)
 
-    @lit.command("claude-config")
-    def claude_config() -> None:
-        """Print the Claude Desktop `mcpServers` JSON for this installation (absolute path, works as pasted)."""
-        exe = Path(sys.executable).parent / "bioagent"
-        command = str(exe) if exe.exists() else (shutil.which("bioagent") or str(exe))
-        _print_json({"mcpServers": {"bioagent-literature": {"command": command, "args": ["mcp", "literature"]}}})
 
     app.add_typer(lit, name="lit")

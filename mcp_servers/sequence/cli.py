@@ -140,21 +140,4 @@ def register(app: typer.Typer) -> None:
             for why in r["reasons"]:
                 typer.echo(f"    {why}")
 
-    @seq_app.command("claude-config")
-    def claude_config(
-        model: str | None = typer.Option(None, help="ESM model name or checkpoint path to put in the config's env."),
-    ) -> None:
-        """Print the Claude Desktop config (claude_desktop_config.json) that starts this MCP server over stdio."""
-        typer.echo(json.dumps(claude_desktop_config(model), indent=2))
-
     app.add_typer(seq_app, name="seq")
-
-
-def claude_desktop_config(model: str | None = None) -> dict:
-    """{"mcpServers": {"bioagent-sequence": {...}}} with the absolute path of this environment's `bioagent`."""
-    exe = Path(sys.executable).parent / ("bioagent.exe" if sys.platform == "win32" else "bioagent")
-    entry: dict = {"command": str(exe.absolute()), "args": ["mcp", "sequence"]}
-    if model:
-        p = Path(model).expanduser()
-        entry["env"] = {"BIOAGENT_SEQUENCE__ESM_MODEL": str(p.absolute()) if p.exists() else model}
-    return {"mcpServers": {"bioagent-sequence": entry}}

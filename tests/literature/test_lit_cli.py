@@ -83,8 +83,12 @@ def test_remote_failures_are_one_line_errors(cli, lit_settings, fake_literature,
     assert out.exit_code == 1 and "error: Europe PMC unreachable: " in out.output
 
 
-def test_claude_config_prints_an_absolute_command(cli):
-    data = json.loads(cli("claude-config").output)
+def test_claude_config_prints_an_absolute_command():
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    data = json.loads(CliRunner().invoke(app, ["mcp", "claude-config", "--server", "literature"]).output)
     server = data["mcpServers"]["bioagent-literature"]
     assert server["args"] == ["mcp", "literature"]
     assert server["command"].startswith("/") and server["command"].endswith("bioagent")

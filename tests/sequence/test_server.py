@@ -171,7 +171,7 @@ def test_bioagent_mcp_sequence_command_over_stdio(tiny_esm_checkpoint, tmp_path,
 
 
 def test_claude_desktop_config_snippet():
-    from mcp_servers.sequence.cli import claude_desktop_config
+    from mcp_servers.cli import claude_desktop_config
 
     cfg = claude_desktop_config()["mcpServers"]["bioagent-sequence"]
     assert cfg["args"] == ["mcp", "sequence"]
