@@ -172,7 +172,10 @@ def chat_model(settings: Settings | None = None, overrides: RunOverrides | None 
         temperature=pick("temperature"),
         top_p=pick("top_p"),
         max_tokens=pick("max_tokens"),
-        timeout=llm.timeout_s,
+        # An httpx.Timeout (unhashable) makes langchain-openai build this model its own HTTP clients instead of
+        # sharing process-wide cached ones, whose pooled connections break once the event loop that opened
+        # them is closed (a second asyncio.run, a Streamlit rerun, a test).
+        timeout=httpx.Timeout(llm.timeout_s),
         max_retries=llm.max_retries,
         stream_usage=True,
     )
