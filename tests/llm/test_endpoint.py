@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -91,7 +93,11 @@ def test_chat_model_takes_settings_and_overrides(data_dir, llm_server):
     )  # fmt: skip
     m = chat_model(settings)
     assert (m.openai_api_base, m.model_name, m.openai_api_key.get_secret_value()) == (llm_server, "qwen", "k")
-    assert (m.temperature, m.top_p, m.max_tokens, m.request_timeout, m.max_retries) == (0.3, 0.8, 99, 12.5, 4)
+    assert (m.temperature, m.top_p, m.max_tokens, m.max_retries) == (0.3, 0.8, 99, 4)
+    # an httpx.Timeout, so each model gets its own HTTP clients (not langchain-openai's process-wide cached ones,
+    # whose pooled connections break once the event loop that opened them is closed)
+    assert m.request_timeout == httpx.Timeout(12.5)
+    assert chat_model(settings).root_async_client._client is not m.root_async_client._client
     o = chat_model(settings, RunOverrides(temperature=0.0, top_p=0.5, max_tokens=7))
     assert (o.temperature, o.top_p, o.max_tokens) == (0.0, 0.5, 7)
     payload = o._get_request_payload([("user", "hi")])
