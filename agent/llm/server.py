@@ -208,6 +208,16 @@ class LocalLLMServer:
             "a free port for the embedded LLM server with BIOAGENT_LLM__LOCAL_PORT (or --port)."
         )
 
+    def _adopt_listener(self, reuse: bool) -> bool:
+        """True if a server for this GGUF already listens and may be reused; raise if the port is taken otherwise."""
+        state, models = self.port_state()
+        if state == "ours" and reuse:
+            self.reused = True
+            return True
+        if state != "free":
+            raise self._busy_error(state, models)
+        return False
+
     # --- lifecycle -------------------------------------------------------------------------------------------
     def command(self) -> list[str]:
         return [
@@ -226,12 +236,8 @@ class LocalLLMServer:
         """Start the server and wait until it answers; with `reuse`, adopt one already serving this GGUF."""
         if self.running:
             return self
-        state, models = self.port_state()
-        if state == "ours" and reuse:
-            self.reused = True
+        if self._adopt_listener(reuse):
             return self
-        if state != "free":
-            raise self._busy_error(state, models)
         if importlib.util.find_spec("llama_cpp") is None:
             raise LLMUnavailable(
                 "The embedded LLM server needs llama-cpp-python: `pip install 'bioagent[local]'`, or set "
@@ -261,12 +267,8 @@ class LocalLLMServer:
                 self._proc = None
                 self._temp_log = False  # keep the log the message points to
                 # Another process may have won the race for the port with the same model.
-                state, models = self.port_state()
-                if state == "ours" and reuse:
-                    self.reused = True
+                if self._adopt_listener(reuse):
                     return self
-                if state != "free":
-                    raise self._busy_error(state, models)
                 raise LLMUnavailable(
                     f"The embedded llama.cpp server exited with code {code} while starting "
                     f"({self.gguf.name} on {self.host}:{self.port}).{self._log_hint()}"
