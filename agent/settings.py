@@ -147,6 +147,11 @@ class MCPSettings(BaseModel):
     bearer_token: SecretStr | None = Field(None, description="Bearer token required by HTTP MCP servers.")
     sequence: MCPServerSettings = MCPServerSettings()
     literature: MCPServerSettings = MCPServerSettings()
+    ping_interval_s: float = Field(2.0, gt=0, description="Health ping of each MCP server every this many seconds.")
+    ping_timeout_s: float = Field(3.0, gt=0, description="A ping unanswered this long marks the server down.")
+    restart_backoff_max_s: float = Field(
+        30.0, gt=0, description="Longest wait between restarts of a dead MCP server (backoff 0.5, 1, 2, 4 ... s)."
+    )
 
 
 class AgentSettings(BaseModel):
