@@ -97,11 +97,14 @@ async def test_killed_stdio_server_fails_fast_then_restarts(settings, tiny_esm_c
         os.kill(pids[0], signal.SIGKILL)
 
         failed, elapsed = await _call(manager)  # the very next call, right after the kill
+        print(f"stdio: call after kill failed in {elapsed:.2f} s")
         _assert_plain_failure(failed, elapsed)
         assert manager.status["sequence"]["ok"] is False
         assert manager.status["sequence"]["state"] in ("down", "starting")
 
+        t0 = time.perf_counter()
         await _until_up(manager, "sequence")
+        print(f"stdio: server back after {time.perf_counter() - t0:.1f} s")
         assert manager.status["sequence"]["restarts"] >= 1
         again, _ = await _call(manager)
         assert again["ok"], again
@@ -148,6 +151,7 @@ async def test_http_server_that_goes_away_fails_fast_and_is_used_again_when_back
         proc.wait(timeout=10)
 
         failed, elapsed = await _call(manager)
+        print(f"http: call after kill failed in {elapsed:.2f} s")
         _assert_plain_failure(failed, elapsed)
         assert manager.status["sequence"]["ok"] is False
 
