@@ -37,8 +37,11 @@ class LLMSettings(BaseModel):
     )
     local_host: str = Field("127.0.0.1", description="Host of the embedded llama.cpp server.")
     local_port: int = Field(8765, ge=1, le=65535, description="Port of the embedded llama.cpp server.")
-    chat_format: str = Field("chatml-function-calling", description="llama.cpp chat format (tool calls).")
-    n_ctx: int = Field(4096, ge=256, description="Context window of the embedded server.")
+    parallel: int = Field(4, ge=1, le=64, description="Parallel slots of the embedded server (continuous batching).")
+    chat_template: str | None = Field(
+        None, description="Jinja chat template file for the embedded server. Unset: the GGUF's own template."
+    )
+    n_ctx: int = Field(4096, ge=256, description="Context window of each slot of the embedded server.")
     n_threads: int | None = Field(None, description="CPU threads of the embedded server (unset: all cores).")
     startup_timeout_s: float = Field(120.0, gt=0, description="How long to wait for the embedded server.")
 
@@ -144,6 +147,11 @@ class MCPSettings(BaseModel):
     bearer_token: SecretStr | None = Field(None, description="Bearer token required by HTTP MCP servers.")
     sequence: MCPServerSettings = MCPServerSettings()
     literature: MCPServerSettings = MCPServerSettings()
+    ping_interval_s: float = Field(2.0, gt=0, description="Health ping of each MCP server every this many seconds.")
+    ping_timeout_s: float = Field(3.0, gt=0, description="A ping unanswered this long marks the server down.")
+    restart_backoff_max_s: float = Field(
+        30.0, gt=0, description="Longest wait between restarts of a dead MCP server (backoff 0.5, 1, 2, 4 ... s)."
+    )
 
 
 class AgentSettings(BaseModel):

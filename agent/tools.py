@@ -1,10 +1,9 @@
 """The agent's tools: MCP servers loaded with langchain-mcp-adapters, and how one tool call is executed.
 
-``MCPManager`` keeps one long-lived MCP session per configured server (stdio subprocess or streamable HTTP),
-so the sequence server loads ESM-2 once, not once per call. Each session lives in its own task, which opens
-and closes it (anyio cancel scopes must exit in the task that entered them), so the manager can be closed
-from any task. A server that fails to start, or dies, is reported in ``status`` and its tools' calls become
-error results; nothing here raises into the graph.
+``MCPManager`` keeps one long-lived, supervised MCP session per configured server (stdio subprocess or
+streamable HTTP), so the sequence server loads ESM-2 once, not once per call. A server that fails to start
+or dies is reported in ``status`` (down, restarting), its tools' calls fail at once with a plain sentence,
+and it is restarted in the background with backoff (`agent.mcp_supervisor`); nothing here raises into the graph.
 """
 
 from __future__ import annotations
@@ -22,6 +21,8 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, SecretStr
 
+from agent.mcp_supervisor import ServerUnavailable, SupervisedServer
+from agent.mcp_supervisor import describe as _describe
 from agent.settings import Settings, iter_settings_rows
 
 log = logging.getLogger(__name__)
@@ -80,15 +81,13 @@ def connections(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 class MCPManager:
-    """Long-lived MCP sessions and their LangChain tools."""
+    """One supervised MCP server per configured server (see `agent.mcp_supervisor`), and their tools."""
 
     def __init__(self, settings: Settings, start_timeout_s: float = 90.0):
         self.settings = settings
         self.start_timeout_s = start_timeout_s
-        self.tools: list[BaseTool] = []
-        self.status: dict[str, dict[str, Any]] = {}
-        self._tasks: dict[str, asyncio.Task] = {}
-        self._stops: dict[str, asyncio.Event] = {}
+        self.servers: dict[str, SupervisedServer] = {}
+        self._status: dict[str, dict[str, Any]] = {}
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -101,53 +100,28 @@ class MCPManager:
                 conns = connections(self.settings)
             except ValueError as exc:
                 for name in SERVER_MODULES:
-                    self.status[name] = {"ok": False, "detail": str(exc)}
+                    self._status[name] = {"ok": False, "detail": str(exc)}
                 return self.tools
             for name in SERVER_MODULES:
                 if name not in conns:
-                    self.status[name] = {"ok": False, "detail": "disabled in settings"}
-            results = await asyncio.gather(*(self._start_one(n, c) for n, c in conns.items()))
-            for tools in results:
-                self.tools.extend(tools)
+                    self._status[name] = {"ok": False, "detail": "disabled in settings"}
+            mcp = self.settings.mcp
+            for name, conn in conns.items():
+                self.servers[name] = SupervisedServer(name, conn, ping_interval_s=mcp.ping_interval_s,
+                                                      ping_timeout_s=mcp.ping_timeout_s,
+                                                      max_backoff_s=mcp.restart_backoff_max_s)
+            await asyncio.gather(*(s.start(self.start_timeout_s) for s in self.servers.values()))
             return self.tools
 
-    async def _start_one(self, name: str, conn: dict[str, Any]) -> list[BaseTool]:
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future = loop.create_future()
-        stop = asyncio.Event()
-        self._stops[name] = stop
-        self._tasks[name] = asyncio.create_task(self._own_session(name, conn, ready, stop), name=f"mcp-{name}")
-        try:
-            tools = await asyncio.wait_for(asyncio.shield(ready), self.start_timeout_s)
-        except Exception as exc:  # noqa: BLE001 - a server that cannot start is reported, not raised
-            detail = _describe(exc) or type(exc).__name__
-            where = conn.get("url") or " ".join([conn.get("command", ""), *conn.get("args", [])])
-            self.status[name] = {"ok": False, "detail": f"MCP {name} server unavailable ({where}): {detail}"}
-            stop.set()
-            return []
-        for t in tools:
-            t.metadata = {**(t.metadata or {}), "server": name}
-        self.status[name] = {"ok": True, "detail": f"{len(tools)} tools: " + ", ".join(t.name for t in tools)}
-        return tools
+    @property
+    def tools(self) -> list[BaseTool]:
+        """The tools of every server that has come up once (stable objects: they survive restarts)."""
+        return [t for s in self.servers.values() for t in s.tools]
 
-    async def _own_session(self, name: str, conn: dict[str, Any], ready: asyncio.Future, stop: asyncio.Event):
-        from langchain_mcp_adapters.client import MultiServerMCPClient
-        from langchain_mcp_adapters.tools import load_mcp_tools
-
-        client = MultiServerMCPClient({name: conn})
-        try:
-            async with client.session(name) as session:
-                tools = await load_mcp_tools(session, server_name=name)
-                if not ready.done():
-                    ready.set_result(tools)
-                await stop.wait()
-        except BaseException as exc:  # noqa: BLE001
-            if not ready.done():
-                ready.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
-            else:
-                self.status[name] = {"ok": False, "detail": f"MCP {name} server stopped: {_describe(exc)}"}
-            if isinstance(exc, asyncio.CancelledError):
-                raise
+    @property
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Per server: ok, state (up / down / starting), detail and restarts; what /readyz and the trace show."""
+        return {**self._status, **{name: s.status for name, s in self.servers.items()}}
 
     def server_of(self, tool_name: str) -> str | None:
         for t in self.tools:
@@ -156,27 +130,10 @@ class MCPManager:
         return None
 
     async def aclose(self) -> None:
-        for stop in self._stops.values():
-            stop.set()
-        tasks = list(self._tasks.values())
-        if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=10)
-            for t in pending:
-                t.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
-        self._tasks.clear()
-        self._stops.clear()
-        self.tools = []
+        await asyncio.gather(*(s.aclose() for s in self.servers.values()), return_exceptions=True)
+        self.servers.clear()
+        self._status.clear()
         self._started = False
-
-
-def _describe(exc: BaseException) -> str:
-    """A readable one-line message, unwrapping exception groups (anyio task groups wrap errors)."""
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(_describe(e) for e in exc.exceptions)
-    msg = str(exc).strip()
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 
 def parse_tool_output(message: ToolMessage | Any) -> tuple[bool, Any, str | None]:
@@ -240,6 +197,8 @@ async def execute_tool_call(tool: BaseTool | None, call: dict[str, Any], ref: st
         )
         ok, content, error = parse_tool_output(out)
         result.update(ok=ok, content=content, error=error)
+    except ServerUnavailable as exc:
+        result.update(error=str(exc), error_code="server_unavailable", server=exc.server, detail=exc.detail)
     except asyncio.TimeoutError:
         result["error"] = f"tool {name} timed out after {timeout_s:.0f} s"
     except asyncio.CancelledError:

@@ -13,8 +13,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 python -m pip install -q --upgrade pip
 # The CPU build of torch first: a plain `torch` requirement would pull a multi-GB CUDA build.
 python -m pip install -q "torch==2.13.0"
-# llama-cpp-python compiles llama.cpp (a few minutes, once; pip caches the wheel).
-export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 if [[ $DEV == 1 ]]; then
   python -m pip install -q -e ".[all,dev]"
   if ! command -v chromium >/dev/null 2>&1 && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then

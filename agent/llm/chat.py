@@ -12,7 +12,10 @@ class CompatChatOpenAI(ChatOpenAI):
     - the output limit goes under ``max_tokens`` as well as ``max_completion_tokens``: llama.cpp's server reads
       only ``max_tokens`` and would otherwise generate up to its context size;
     - an assistant message that only carries tool calls has ``content: ""`` instead of ``null``: llama.cpp's
-      server rejects ``null`` (HTTP 500), which would break every tool round trip.
+      server rejects ``null`` (HTTP 500), which would break every tool round trip;
+    - a named tool choice (``{"type": "function", "function": {"name": N}}``) is sent as the one tool N with
+      ``tool_choice: "required"``, which means the same thing: llama.cpp's server accepts only a string there
+      and would otherwise drop the choice with a warning.
     """
 
     def _get_request_payload(self, input_, *, stop=None, **kwargs):
@@ -22,4 +25,11 @@ class CompatChatOpenAI(ChatOpenAI):
         for message in payload.get("messages") or ():
             if isinstance(message, dict) and message.get("role") == "assistant" and message.get("content") is None:
                 message["content"] = ""
+        choice = payload.get("tool_choice")
+        if isinstance(choice, dict) and payload.get("tools"):
+            name = (choice.get("function") or {}).get("name")
+            chosen = [t for t in payload["tools"] if (t.get("function") or {}).get("name") == name]
+            if chosen:
+                payload["tools"] = chosen
+                payload["tool_choice"] = "required"
         return payload

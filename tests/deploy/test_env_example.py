@@ -47,7 +47,7 @@ def test_documented_defaults_are_valid_values(tmp_path, monkeypatch):
     for var, _, _ in iter_settings_rows():
         monkeypatch.delenv(var, raising=False)
     settings = Settings(_env_file=env)
-    assert settings.llm.chat_format == "chatml-function-calling"
+    assert settings.llm.parallel == 4
     assert settings.api.upload_types  # a JSON list parses
     assert len(lines) >= 50
 

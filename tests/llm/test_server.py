@@ -30,7 +30,7 @@ def test_start_serves_and_stop_frees_the_port(tmp_path):
         assert server.url == f"http://127.0.0.1:{port}/v1"
         assert server.health()
         assert list_models(server.url) == ["SmolLM2-135M-Instruct.Q4_1"]
-        assert "Uvicorn running" in server.logs(500)  # the log file receives the server's output
+        assert "llama.cpp server listening on" in server.logs(500)  # the log file receives the server's output
         pid = server.pid
     assert not server.running
     with pytest.raises(OSError):
@@ -112,3 +112,48 @@ def test_port_held_by_a_silent_listener_is_a_clear_error():
         port = sock.getsockname()[1]
         with pytest.raises(LLMUnavailable, match="not a llama.cpp server"):
             LocalLLMServer(port=port).start()
+
+
+def test_parallel_slots_answer_health_probes_while_four_questions_generate(llm_server):
+    """4 concurrent questions are served in parallel, and readiness probes keep answering meanwhile.
+
+    The old single-slot server (llama-cpp-python) queued the probes behind the generation and /readyz
+    reported the LLM down; llama.cpp's own server has parallel slots and an HTTP thread pool.
+    """
+    import concurrent.futures as cf
+
+    body = {"model": "SmolLM2-135M-Instruct.Q4_1", "max_tokens": 48, "temperature": 0.0}
+
+    def ask(i: int) -> int:
+        msg = [{"role": "user", "content": f"Write one sentence about virus number {i}."}]
+        r = httpx.post(f"{llm_server}/chat/completions", json={**body, "messages": msg}, timeout=180)
+        return r.status_code
+
+    probes: list[float] = []
+    with cf.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(ask, i) for i in range(4)]
+        while not all(f.done() for f in futures):
+            t0 = time.perf_counter()
+            assert list_models(llm_server, timeout=2.0) == ["SmolLM2-135M-Instruct.Q4_1"]
+            probes.append(time.perf_counter() - t0)
+            time.sleep(0.2)
+        assert [f.result() for f in futures] == [200] * 4
+    assert probes, "the questions finished before a single probe ran"
+    assert max(probes) < 2.0
+
+
+def test_server_process_command_runs_llama_main_with_parallel_slots(tmp_path):
+    server = LocalLLMServer(port=free_port(), parallel=3, n_ctx=2048)
+    cmd = server.command()
+    assert cmd[1:3] == ["-m", "agent.llm.llama_main"]
+    assert cmd[cmd.index("--parallel") + 1] == "3" and cmd[cmd.index("--n-ctx") + 1] == "2048"
+
+
+def test_bundled_model_is_served_with_the_tools_template_and_a_given_gguf_with_its_own():
+    from agent.llm.server import TOOLS_TEMPLATE
+
+    bundled = LocalLLMServer(port=free_port())
+    assert bundled.chat_template == str(TOOLS_TEMPLATE)
+    assert bundled.command()[-2:] == ["--chat-template", str(TOOLS_TEMPLATE)]
+    own = LocalLLMServer(bundled_gguf(), port=free_port())  # a GGUF given explicitly keeps its own template
+    assert own.chat_template is None and "--chat-template" not in own.command()
