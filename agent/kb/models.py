@@ -28,6 +28,8 @@ class SearchFilters(BaseModel):
     doc_id: str | list[str] | None = None
     year_min: int | None = None
     year_max: int | None = None
+    include_references: bool = Field(
+        False, description="Also search reference-list entries (never evidence by default).")
 
 
 class Hit(BaseModel):
@@ -46,6 +48,7 @@ class Hit(BaseModel):
     url: str | None = None
     score: float = Field(..., description="Final score used for ranking.")
     scores: dict[str, float] = Field(default_factory=dict, description="Score per stage: dense, sparse, rrf, rerank.")
+    chunk_kind: str | None = Field(None, description="body, caption, table or reference (None: stored before kinds).")
 
     def citation(self) -> str:
         """Short human-readable pointer: title, page/section, DOI/PMID."""
