@@ -123,7 +123,7 @@ def _words(textpage, height: float) -> list[Word]:
 
 def _candidate_gutter(words: list[Word], width: float) -> float | None:
     """x near the page middle crossed by the fewest characters (the middle of the widest such run)."""
-    lo, hi = int(width * 0.25), int(width * 0.75)
+    lo, hi = int(width * 0.2), int(width * 0.8)
     if hi - lo < 10:
         return None
     cross = [0] * (hi - lo)
@@ -197,7 +197,9 @@ def page_lines(words: list[Word], width: float, number: int) -> tuple[list[Line]
         parts = [_split_row(r, gx, width) for r in rows]
         lchars = sum(len(w.text) for p in parts for w in p[0])
         rchars = sum(len(w.text) for p in parts for w in p[1])
-        if min(lchars, rchars) < 0.15 * total:
+        xchars = sum(len(w.text) for p in parts for w in p[2])
+        narrow_ok = xchars <= 0.3 * total  # few lines cross the gutter: a margin column may be narrow
+        if min(lchars, rchars) < (0.05 if narrow_ok else 0.15) * total:
             gx = None
     if gx is None:
         return [_line(r, number, "full") for r in rows], False
