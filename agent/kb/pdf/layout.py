@@ -244,6 +244,9 @@ def read_pages(path: str) -> tuple[list[Page], dict[str, str], list[str]]:
                     lines, two = page_lines(words, width, i + 1)
                 else:  # rotated (landscape) page or no positioned text: pdfium's own text order, line by line
                     lines, two = _plain_lines(tp.get_text_range(), i + 1, height), False
+                if not lines:
+                    warnings.append(f"page {i + 1} has no extractable text and was skipped "
+                                    "(damaged content, or an image-only page)")
                 pages.append(Page(i + 1, width, height, lines, two))
                 tp.close()
                 page.close()
@@ -251,4 +254,6 @@ def read_pages(path: str) -> tuple[list[Page], dict[str, str], list[str]]:
                 warnings.append(f"page {i + 1} could not be read and was skipped ({type(exc).__name__}: {exc})")
     finally:
         doc.close()
+    if not any(p.lines for p in pages):
+        warnings = [w for w in warnings if "no extractable text" not in w]
     return pages, meta, warnings

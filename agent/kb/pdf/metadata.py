@@ -63,6 +63,9 @@ def title_lines(page: Page) -> list[Line]:
     if not cands:
         return []
     big = max(ln.size for ln in cands)
+    sizes = sorted(ln.size for ln in page.lines)
+    if big < 1.15 * sizes[len(sizes) // 2]:
+        return []  # nothing set larger than the running text: no typeset title on this page
     chosen = [ln for ln in cands if abs(ln.size - big) <= 0.6]
     chosen.sort(key=lambda ln: ln.top)
     out = [chosen[0]]
