@@ -99,10 +99,15 @@ def record_to_document(rec: Record, default_source: str | None = "jsonl", path: 
     text = rec.text.strip()
     if not text:
         raise IngestError(f"{where}: `text` is empty", path)
+    sections = [Section(text=text)]
+    if rec.sections:
+        sections = [Section(s.text.strip(), s.page, s.section, s.kind) for s in rec.sections if s.text.strip()]
+        if not any(s.kind != "reference" for s in sections):
+            raise IngestError(f"{where}: `sections` hold only references", path)
     return LoadedDocument(
         doc_id=rec.id.strip(),
         title=(rec.title or "").strip(),
-        sections=[Section(text=text)],
+        sections=sections,
         source=meta.get("source", default_source),
         year=meta.get("year"),
         doi=meta.get("doi"),
