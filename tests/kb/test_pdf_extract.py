@@ -177,3 +177,36 @@ def test_reference_chunks_are_stored_but_not_retrieved_by_default(kb_factory):
     with_refs = kb.search(q, k=10, filters=SearchFilters(include_references=True))
     assert any(h.chunk_kind == "reference" and "Kudsk" in h.text for h in with_refs)
     assert all(h.year == 2010 for h in kb.search("pulmonary embolism", k=3, filters=SearchFilters(year_min=2010)))
+    # citations in a retrieved passage resolve against the stored reference list
+    from agent.kb.pdf.references import cited_references
+
+    [hit] = [h for h in kb.search("overall DVT rates without thromboprophylaxis exceed 50%", k=5) if "[1-3]" in h.text][:1]
+    cited = cited_references(kb, hit)
+    assert [c["number"] for c in cited][:3] == [1, 2, 3] and cited[0]["reference"].startswith("1. Kudsk KA")
+
+
+def test_cli_ingest_pdf_list_and_search_with_cites(data_dir, monkeypatch):
+    """`bioagent ingest paper.pdf`, `kb list` (DOI shown) and `search --cites/--references` as a user runs them."""
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+    from agent.kb import get_knowledge_base
+    from tests.fixtures.kb import shared_cache_dir
+
+    monkeypatch.setenv("BIOAGENT_EMBEDDING__MULTILINGUAL", "false")
+    monkeypatch.setenv("BIOAGENT_EMBEDDING__CACHE_DIR", str(shared_cache_dir()))  # same texts as the test above
+    run = CliRunner().invoke
+    try:
+        r = run(app, ["ingest", str(PAPERS / "datta2010_trauma.pdf")], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        r = run(app, ["kb", "list"], catch_exceptions=False)
+        assert "doi:10.1186/1752-2897-4-1" in r.output and "2010" in r.output
+        r = run(app, ["search", "overall DVT rates exceed 50%", "--cites", "--json"], catch_exceptions=False)
+        hits = json.loads(r.output)
+        assert all(h["chunk_kind"] != "reference" for h in hits)
+        assert any(c["number"] == 2 and "Geerts WH" in c["reference"] for h in hits for c in h["cites"])
+        r = run(app, ["search", "Kudsk silent deep vein thrombosis Am J Surg", "--references", "--json"],
+                catch_exceptions=False)
+        assert any(h["chunk_kind"] == "reference" for h in json.loads(r.output))
+    finally:
+        get_knowledge_base().close()

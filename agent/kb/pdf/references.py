@@ -106,3 +106,35 @@ def resolve_citations(text: str, refs: list[Reference]) -> list[dict]:
                 out.append({"marker": m.group(0), "number": None, "reference": r.text})
                 break
     return out
+
+
+def stored_references(kb, doc_id: str) -> list[Reference]:
+    """The reference entries stored with a document (its ``kind: reference`` chunks), in order, deduplicated."""
+    from agent.kb.store import StoreFilter
+
+    if not kb.store.exists():
+        return []
+    flt = StoreFilter(match={"doc_id": [doc_id], "kind": ["reference"]})
+    recs, offset = [], None
+    while True:
+        batch, offset = kb.store.scroll(flt, limit=256, offset=offset)
+        recs.extend(batch)
+        if offset is None:
+            break
+    out: list[Reference] = []
+    seen: set[str] = set()
+    for r in sorted(recs, key=lambda r: r.payload.get("chunk_index", 0)):
+        for part in str(r.payload.get("text", "")).split("\n\n"):
+            part = part.strip()
+            if part and part not in seen:
+                seen.add(part)
+                m = _NUM_RE.match(part)
+                num = next((int(g) for g in (m.groups()[1:] if m else ()) if g), None)
+                out.append(Reference(part, r.payload.get("page") or 0, num))
+    return out
+
+
+def cited_references(kb, hit) -> list[dict]:
+    """The reference entries a retrieved passage cites ([12], [3-5], (Smith et al., 2019)), resolved against the
+    reference list stored with its document; [] when the document has none."""
+    return resolve_citations(hit.text, stored_references(kb, hit.doc_id))
