@@ -24,13 +24,19 @@ CELL_SEP = " | "  # words on one row separated by a wide gap (table cells)
 
 
 @dataclass
-class Word:
+class Box:
+    """Text and where it sits on the page (points, top-down), with its type size."""
+
     text: str
     x0: float
     x1: float
     top: float
     bottom: float
     size: float
+
+
+@dataclass
+class Word(Box):
     bold: bool = False
 
     @property
@@ -39,13 +45,7 @@ class Word:
 
 
 @dataclass
-class Line:
-    text: str
-    x0: float
-    x1: float
-    top: float
-    bottom: float
-    size: float
+class Line(Box):
     page: int
     column: str = "full"  # "full", "left" or "right"
     bold: bool = False
