@@ -210,3 +210,14 @@ def test_cli_ingest_pdf_list_and_search_with_cites(data_dir, monkeypatch):
         assert any(h["chunk_kind"] == "reference" for h in json.loads(r.output))
     finally:
         get_knowledge_base().close()
+
+
+def test_search_finds_answer_chunks_on_real_papers():
+    """The evaluation of evals/pdf_eval.py with the layout reader: a reader that loses the reading order,
+    keeps split hyphens or running headers, or misreads titles/DOIs fails these thresholds."""
+    from evals.pdf_eval import run
+
+    r = run("layout", PAPERS)
+    assert r["top_k_rate"] >= 0.85, [q for q in r["per_question"] if q["rank"] is None]
+    assert all(m["title_ok"] and m["doi_ok"] for m in r["papers"].values()), r["papers"]
+    assert r["split_hyphen_rate"] <= 0.05 and r["furniture_rate"] <= 0.05
