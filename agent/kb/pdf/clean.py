@@ -249,4 +249,9 @@ def build_blocks(pages: list[Page]) -> tuple[list[Block], list[Line]]:
                 continue
             b.add(ln)
         b.flush()
+    captions = {(blk.page, blk.section): blk.text for blk in b.blocks if blk.kind == "caption" and blk.section}
+    for blk in b.blocks:  # a table's rows carry its caption as their first line (what the numbers are about)
+        cap = captions.get((blk.page, blk.section)) if blk.kind == "table" else None
+        if cap:
+            blk.text = f"{cap[:300]}\n{blk.text}"
     return b.blocks, refs
