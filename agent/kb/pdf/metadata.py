@@ -66,7 +66,7 @@ def title_lines(page: Page) -> list[Line]:
     sizes = sorted(ln.size for ln in page.lines)
     if big < 1.15 * sizes[len(sizes) // 2]:
         return []  # nothing set larger than the running text: no typeset title on this page
-    chosen = [ln for ln in cands if abs(ln.size - big) <= 0.6]
+    chosen = [ln for ln in cands if abs(ln.size - big) <= max(0.6, 0.08 * big)]  # italic names: other font box
     chosen.sort(key=lambda ln: ln.top)
     out = [chosen[0]]
     for ln in chosen[1:]:  # the first run of large lines, stopping at a big vertical jump
@@ -151,7 +151,7 @@ def extract_metadata(pages: list[Page], meta: dict[str, str], body_text_by_page:
         where.append(("last page", body_text_by_page.get(pages[-1].number, "")))
     where.extend((f"page {n}", t) for n, t in sorted(body_text_by_page.items()))
     for label, text in where:
-        m = re.search(r"(?:doi(?:\.org)?[:/\s]\s*)(10\.\d{4,9}/\S+)", text, re.I) or DOI_RE.search(text)
+        m = re.search(r"(?:doi(?:\.org)?[:/\s]\s*)(10\.\d{4,9}/[^\s\"<>|]+)", text, re.I) or DOI_RE.search(text)
         if m:
             out.doi, out.sources["doi"] = clean_doi(m.group(1)), label
             break
