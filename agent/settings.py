@@ -107,6 +107,8 @@ class IngestSettings(BaseModel):
     bm25_k1: float = Field(1.2, gt=0, description="BM25 term-frequency saturation of the sparse route.")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation of the sparse route.")
     bm25_avg_len: float = Field(120.0, gt=0, description="Assumed average chunk length in words for BM25.")
+    pdf_extractor: Literal["layout", "pypdf"] = Field(
+        "layout", description="PDF text: layout (reading order, cleaned, captions/tables/references apart) or pypdf.")
 
 
 class SequenceSettings(BaseModel):

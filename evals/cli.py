@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -159,6 +160,19 @@ def compare_cmd(
     _run(suite, dataset, fmt, limit, seed, config, configs_file, out, name or f"compare-{suite}-{dataset.stem}",
          no_progress, json_out, no_write, default_configs=None if configs_file else ["naive-rag", "agentic"],
          **options)
+
+
+@eval_app.command("pdf")
+def pdf_cmd(
+    papers: Optional[Path] = typer.Option(None, "--papers", help="Folder with the PDFs, papers.json, questions.jsonl."),
+    extractor: str = typer.Option("both", "--extractor", help="layout, pypdf or both (side by side)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """PDF ingest: answer chunk in the search top 5, title/DOI per paper, split hyphens/furniture, ingest time."""
+    from evals.pdf_eval import main
+
+    args = ["--extractor", extractor] + (["--papers", str(papers)] if papers else []) + (["--json"] if json_out else [])
+    raise typer.Exit(main(args))
 
 
 def register(app: typer.Typer) -> None:

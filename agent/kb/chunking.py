@@ -22,6 +22,7 @@ class Chunk:
     index: int
     page: int | None = None
     section: str | None = None
+    kind: str = "body"
 
 
 class Chunker:
@@ -124,5 +125,6 @@ class Chunker:
                 if t in seen:  # identical passages (repeated boilerplate) are stored once
                     continue
                 seen.add(t)
-                chunks.append(Chunk(text=t, index=len(chunks), page=sec.page, section=sec.section))
+                chunks.append(Chunk(text=t, index=len(chunks), page=sec.page, section=sec.section,
+                                    kind=getattr(sec, "kind", "body")))
         return chunks

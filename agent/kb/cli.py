@@ -85,6 +85,8 @@ def search_cmd(
     year_min: Optional[int] = typer.Option(None, "--year-min", help="Published in or after this year."),
     year_max: Optional[int] = typer.Option(None, "--year-max", help="Published in or before this year."),
     rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="Cross-encoder rerank (needs a model)."),
+    references: bool = typer.Option(False, "--references", help="Also search reference-list entries."),
+    cites: bool = typer.Option(False, "--cites", help="Show the reference entries each passage cites ([12], (Smith, 2019))."),
     json_out: bool = typer.Option(False, "--json", help="Print hits as JSON."),
 ) -> None:
     """Search the knowledge base (dense + BM25 fused with RRF; filters; optional rerank)."""
@@ -93,11 +95,18 @@ def search_cmd(
     with _errors(json_out):
         if mode is not None and mode not in ("hybrid", "dense", "sparse"):
             raise ValueError(f"--mode must be hybrid, dense or sparse, not {mode!r}")
-        filters = SearchFilters(source=source or None, doc_id=doc or None, year_min=year_min, year_max=year_max)
+        filters = SearchFilters(source=source or None, doc_id=doc or None, year_min=year_min, year_max=year_max,
+                                include_references=references)
         kb = _kb()
         hits = kb.search(query, k=k, filters=filters, mode=mode, rerank=rerank)  # type: ignore[arg-type]
+        cited: dict[str, list[dict]] = {}
+        if cites:
+            from agent.kb.pdf.references import cited_references
+
+            cited = {h.chunk_id: cited_references(kb, h) for h in hits}
         if json_out:
-            typer.echo(json.dumps([h.model_dump() for h in hits], indent=2, ensure_ascii=False))
+            rows = [h.model_dump() | ({"cites": cited[h.chunk_id]} if cites else {}) for h in hits]
+            typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
             return
         c = _console()
         if not hits:
@@ -112,6 +121,8 @@ def search_cmd(
             c.print(f"[bold cyan]{i}.[/] [bold]{escape(h.citation())}[/]  [dim]{escape(h.doc_id)} · {stages}[/]")
             text = " ".join(h.text.split())
             c.print("   " + escape(text[:400] + ("…" if len(text) > 400 else "")))
+            for ref in cited.get(h.chunk_id, []):
+                c.print(f"   [dim]cites {escape(ref['marker'])}: {escape(ref['reference'][:160])}[/]")
             c.print(f"   [dim]chunk {h.chunk_id}[/]")
 
 

@@ -29,13 +29,18 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | PDF_SUFFIXES | JSONL_SU
 META_KEYS = ("year", "doi", "pmid", "url", "source")
 
 
+CHUNK_KINDS = ("body", "caption", "table", "reference")
+
+
 @dataclass
 class Section:
-    """A piece of a document that chunks never cross: a PDF page or a Markdown section."""
+    """A piece of a document that chunks never cross: a PDF page (or a caption, table or reference list on
+    it), a Markdown section, a JATS section. ``kind``: body, caption, table or reference."""
 
     text: str
     page: int | None = None
     section: str | None = None
+    kind: str = "body"
 
 
 @dataclass
@@ -59,6 +64,8 @@ class LoadedDocument:
         h.update(json.dumps(head, sort_keys=True, default=str).encode())
         for s in self.sections:
             h.update(f"\x00{s.page}\x00{s.section}\x00".encode())
+            if s.kind != "body":
+                h.update(f"{s.kind}\x00".encode())
             h.update(s.text.encode())
         return h.hexdigest()
 
@@ -92,10 +99,15 @@ def record_to_document(rec: Record, default_source: str | None = "jsonl", path: 
     text = rec.text.strip()
     if not text:
         raise IngestError(f"{where}: `text` is empty", path)
+    sections = [Section(text=text)]
+    if rec.sections:
+        sections = [Section(s.text.strip(), s.page, s.section, s.kind) for s in rec.sections if s.text.strip()]
+        if not any(s.kind != "reference" for s in sections):
+            raise IngestError(f"{where}: `sections` hold only references", path)
     return LoadedDocument(
         doc_id=rec.id.strip(),
         title=(rec.title or "").strip(),
-        sections=[Section(text=text)],
+        sections=sections,
         source=meta.get("source", default_source),
         year=meta.get("year"),
         doi=meta.get("doi"),
@@ -215,68 +227,11 @@ def load_text(path: Path, max_bytes: int) -> LoadedDocument:
     )
 
 
-class _PdfProblems(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.WARNING)
-        self.messages: list[str] = []
+def load_pdf(path: Path, max_bytes: int, extractor: str = "layout") -> LoadedDocument:
+    """A PDF as a document (see agent.kb.pdf.document)."""
+    from agent.kb.pdf.document import load_pdf as _load
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def load_pdf(path: Path, max_bytes: int) -> LoadedDocument:
-    _check_size(path, max_bytes)
-    with path.open("rb") as fh:
-        if fh.read(5) != b"%PDF-":
-            raise IngestError(f"{path}: not a PDF (the file does not start with %PDF-)", str(path))
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    logging.getLogger("pypdf").propagate = False  # its messages are collected per page below
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError(f"{path}: the PDF is encrypted", str(path))
-        n_pages = len(reader.pages)
-    except IngestError:
-        raise
-    except (PdfReadError, Exception) as exc:  # pypdf raises many types on a damaged file
-        raise IngestError(f"{path}: not a readable PDF ({type(exc).__name__}: {exc})", str(path)) from None
-    warnings: list[str] = []
-    sections: list[Section] = []
-    for i in range(n_pages):
-        problems = _PdfProblems()
-        pdf_log = logging.getLogger("pypdf")
-        pdf_log.addHandler(problems)
-        try:
-            page_text = reader.pages[i].extract_text() or ""
-        except Exception as exc:  # one bad page: skip it, keep the document
-            problems.messages.append(f"{type(exc).__name__}: {exc}")
-            page_text = ""
-        finally:
-            pdf_log.removeHandler(problems)
-        if not page_text.strip() and problems.messages:
-            # pypdf often logs (instead of raising) when a page's content cannot be decoded
-            msg = f"{path}: page {i + 1} could not be read and was skipped ({problems.messages[0][:200]})"
-            log.warning(msg)
-            warnings.append(msg)
-            continue
-        page_text = re.sub(r"[ \t]+\n", "\n", page_text).strip()
-        if page_text:
-            sections.append(Section(text=page_text, page=i + 1))
-    if not sections:
-        raise IngestError(f"{path}: the PDF has no extractable text (scanned images need OCR first)", str(path))
-    title = ""
-    try:
-        title = str((reader.metadata or {}).get("/Title") or "").strip()
-    except Exception:
-        title = ""
-    if not title:
-        first = sections[0].text.splitlines()[0].strip()
-        title = first if 0 < len(first) <= 150 else path.stem
-    return LoadedDocument(
-        doc_id=path.stem, title=title, sections=sections, source="file", path=str(path.resolve()), warnings=warnings
-    )
+    return _load(path, max_bytes, extractor)
 
 
 def iter_jsonl(path: Path, max_bytes: int) -> Iterator[LoadedDocument]:
@@ -316,7 +271,7 @@ def iter_jsonl(path: Path, max_bytes: int) -> Iterator[LoadedDocument]:
         raise IngestError(f"{path}: no records in the file", str(path))
 
 
-def load_file(path: Path, max_bytes: int) -> list[LoadedDocument]:
+def load_file(path: Path, max_bytes: int, pdf_extractor: str = "layout") -> list[LoadedDocument]:
     """All documents in one file (one for PDF/Markdown/text, one per line for JSONL)."""
     if not path.exists():
         raise IngestError(f"{path}: no such file or directory", str(path))
@@ -328,7 +283,7 @@ def load_file(path: Path, max_bytes: int) -> list[LoadedDocument]:
     if suffix in TEXT_SUFFIXES:
         return [load_text(path, max_bytes)]
     if suffix in PDF_SUFFIXES:
-        return [load_pdf(path, max_bytes)]
+        return [load_pdf(path, max_bytes, pdf_extractor)]
     if suffix in JSONL_SUFFIXES:
         return list(iter_jsonl(path, max_bytes))
     supported = ", ".join(sorted(SUPPORTED_SUFFIXES))

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+
+class RecordSection(BaseModel):
+    """A part of a record's text that chunks never cross (e.g. one section of a JATS full text)."""
+
+    text: str = Field(..., min_length=1)
+    section: str | None = None
+    kind: Literal["body", "caption", "table", "reference"] = "body"
+    page: int | None = None
 
 
 class Record(BaseModel):
@@ -19,6 +28,8 @@ class Record(BaseModel):
     pmid: str | None = None
     url: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    sections: list[RecordSection] | None = Field(
+        None, description="Structured text (full text by section, captions, references); replaces `text` when given.")
 
 
 class SearchFilters(BaseModel):
@@ -28,6 +39,8 @@ class SearchFilters(BaseModel):
     doc_id: str | list[str] | None = None
     year_min: int | None = None
     year_max: int | None = None
+    include_references: bool = Field(
+        False, description="Also search reference-list entries (never evidence by default).")
 
 
 class Hit(BaseModel):
@@ -46,6 +59,7 @@ class Hit(BaseModel):
     url: str | None = None
     score: float = Field(..., description="Final score used for ranking.")
     scores: dict[str, float] = Field(default_factory=dict, description="Score per stage: dense, sparse, rrf, rerank.")
+    chunk_kind: str | None = Field(None, description="body, caption, table or reference (None: stored before kinds).")
 
     def citation(self) -> str:
         """Short human-readable pointer: title, page/section, DOI/PMID."""

@@ -167,12 +167,13 @@ class KnowledgeBase:
         max_bytes = int(self.settings.ingest.max_file_mb * 2**20)
         report = IngestReport()
         files = expand_paths(paths)
+        pdf = self.settings.ingest.pdf_extractor
         if not files:
             raise IngestError(f"{', '.join(map(str, paths))}: no supported files found (PDF, Markdown, text, JSONL)")
         explicit: list[LoadedDocument] = []
         for f, named in files:
             if named:
-                explicit.extend(load_file(f, max_bytes))  # raises IngestError naming the file
+                explicit.extend(load_file(f, max_bytes, pdf))  # raises IngestError naming the file
 
         def docs() -> Iterator[LoadedDocument]:
             yield from explicit
@@ -180,7 +181,7 @@ class KnowledgeBase:
                 if named:
                     continue
                 try:
-                    yield from load_file(f, max_bytes)
+                    yield from load_file(f, max_bytes, pdf)
                 except IngestError as exc:
                     log.warning("%s", exc)
                     report.errors.append(str(exc))
@@ -304,9 +305,9 @@ class KnowledgeBase:
                 "pmid": doc.pmid, "url": doc.url,
             }
             for c in chunks:
-                payload = {
-                    "kind": "chunk", **base, "page": c.page, "section": c.section, "chunk_index": c.index,
-                    "text": c.text, "doc_hash": h,
+                payload = {  # reference-list chunks are stored apart from evidence: kind "reference"
+                    "kind": "reference" if c.kind == "reference" else "chunk", **base, "page": c.page,
+                    "section": c.section, "chunk_index": c.index, "text": c.text, "doc_hash": h, "chunk_kind": c.kind,
                 }
                 vectors: dict[str, Any] = {DENSE: dense[i].tolist()}
                 sv = self.sparse.encode_document(texts[i])
@@ -360,6 +361,8 @@ class KnowledgeBase:
             return flt
         if isinstance(filters, dict):
             filters = SearchFilters.model_validate(filters)
+        if filters.include_references:
+            flt.match["kind"] = ["chunk", "reference"]
         for key in ("source", "doc_id"):
             val = getattr(filters, key)
             if val:
@@ -523,7 +526,7 @@ def _hit(pid: str, p: dict[str, Any], score: float, scores: dict[str, float]) ->
     return Hit(
         chunk_id=pid, doc_id=p.get("doc_id", ""), text=p.get("text", ""), title=p.get("title") or "",
         source=p.get("source"), page=p.get("page"), section=p.get("section"), year=p.get("year"), doi=p.get("doi"),
-        pmid=p.get("pmid"), url=p.get("url"), score=float(score), scores=scores,
+        pmid=p.get("pmid"), url=p.get("url"), score=float(score), scores=scores, chunk_kind=p.get("chunk_kind"),
     )
 
 

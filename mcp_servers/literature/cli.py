@@ -107,6 +107,8 @@ def register(app: typer.Typer) -> None:
         mindate: str | None = typer.Option(None, help="Earliest publication date (YYYY[/MM[/DD]])."),
         maxdate: str | None = typer.Option(None, help="Latest publication date (YYYY[/MM[/DD]])."),
         sort: PubMedSortOpt = typer.Option(PubMedSortOpt.relevance, help="Which hits come first."),
+        full_text: bool = typer.Option(False, "--full-text",
+                                       help="Ingest Europe PMC's open-access full text (JATS) by section where it exists."),
         json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Fetch PubMed records (query and/or PMIDs) and add them to the library; PMIDs already there are skipped."""
@@ -120,6 +122,7 @@ def register(app: typer.Typer) -> None:
             return ingest_pubmed(
                 query=query, pmids=ids, max_results=max_results, mindate=mindate, maxdate=maxdate,
                 sort=sort.value, settings=get_settings(), progress=not json_out and sys.stderr.isatty(),
+                full_text=full_text,
             )
 
         report = _guard(run)

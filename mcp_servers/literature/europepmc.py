@@ -10,7 +10,12 @@ from typing import Any, Literal
 import httpx
 
 from agent.settings import Settings, get_settings
-from mcp_servers.literature.errors import LiteratureInputError, MalformedResponse, RemoteQueryError
+from mcp_servers.literature.errors import (
+    LiteratureInputError,
+    MalformedResponse,
+    RemoteHTTPError,
+    RemoteQueryError,
+)
 from mcp_servers.literature.http import RemoteClient, RemoteService
 from mcp_servers.literature.models import EuropePMCArticle, EuropePMCSearchResult, FullTextLink
 
@@ -176,3 +181,22 @@ class EuropePMCClient(RemoteClient):
             "search", params, parse=lambda body: parse_europepmc_search(body, self.base_url)
         )
         return EuropePMCSearchResult(query=query, hit_count=hit_count, articles=articles, next_cursor=next_cursor)
+
+    def full_text_xml(self, pmcid: str) -> bytes | None:
+        """The open-access JATS full text of a PMC article (``/{PMCID}/fullTextXML``); None when Europe PMC has
+        none for it (HTTP 404). Cached like every other answer."""
+        pmcid = (pmcid or "").strip().upper()
+        if not re.fullmatch(r"PMC\d+", pmcid):
+            raise LiteratureInputError(f"not a PMCID: {pmcid!r} (expected PMC followed by digits)")
+        try:
+            return self.http.request(f"{pmcid}/fullTextXML", {}, parse=_xml_body)
+        except RemoteHTTPError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+
+def _xml_body(body: bytes) -> bytes:
+    if not body.lstrip().startswith(b"<"):
+        raise MalformedResponse(SERVICE, "the full text is not XML")
+    return body

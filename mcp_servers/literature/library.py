@@ -12,7 +12,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent.settings import Settings, get_settings
-from mcp_servers.literature.errors import LiteratureInputError
+from mcp_servers.literature.errors import LiteratureError, LiteratureInputError
+from mcp_servers.literature.europepmc import EuropePMCClient
+from mcp_servers.literature.jats import JatsArticle, parse_jats
 from mcp_servers.literature.models import PubMedArticle, PullReport
 from mcp_servers.literature.pubmed import PubMedClient, PubMedSort, normalize_pmids
 
@@ -29,15 +31,28 @@ def pmid_doc_id(pmid: str) -> str:
     return f"pmid:{pmid}"
 
 
-def article_to_record(article: PubMedArticle) -> Record:
-    """A PubMed record as a knowledge-base document (``id = pmid:<PMID>``, text = the abstract)."""
-    from agent.kb.models import Record
+def article_to_record(article: PubMedArticle, full: JatsArticle | None = None) -> Record:
+    """A PubMed record as a knowledge-base document (``id = pmid:<PMID>``): the abstract, or with ``full``
+    (its open-access JATS full text) the abstract, body sections, captions and table rows, and the reference
+    list stored apart."""
+    from agent.kb.models import Record, RecordSection
 
     metadata: dict[str, Any] = {"authors": article.authors, "journal": article.journal, "mesh": article.mesh_terms}
     if article.pmcid:
         metadata["pmcid"] = article.pmcid
     if article.keywords:
         metadata["keywords"] = article.keywords
+    if full is not None:
+        metadata.update({"full_text": True, "text_source": "europepmc:fullTextXML"})
+        if full.license:
+            metadata["license"] = full.license
+        metadata["pmcid"] = full.pmcid or article.pmcid
+        return Record(
+            id=pmid_doc_id(article.pmid), title=article.title or full.title,
+            text=article.abstract or article.title or full.title or f"PubMed record {article.pmid}",
+            source="pubmed", year=article.year or full.year, doi=article.doi or full.doi, pmid=article.pmid,
+            url=article.url, metadata=metadata, sections=[RecordSection(**sec) for sec in full.sections],
+        )
     return Record(
         id=pmid_doc_id(article.pmid),
         title=article.title,
@@ -69,11 +84,15 @@ def ingest_pubmed(
     kb: KnowledgeBase | None = None,
     client: PubMedClient | None = None,
     progress: bool = False,
+    full_text: bool = False,
+    europepmc: EuropePMCClient | None = None,
 ) -> PullReport:
     """Fetch PubMed records for a query and/or PMIDs and add them to the library.
 
     Idempotent by PMID: records already in the library (document id ``pmid:<PMID>``) are skipped before
-    anything is fetched, and counted in ``skipped_existing``. Remote failures raise (``RemoteUnavailable``
+    anything is fetched, and counted in ``skipped_existing``. With ``full_text``, records that have a PMCID
+    get Europe PMC's open-access JATS full text, ingested by section (``full_text`` in the report); records
+    without one, or whose full text cannot be fetched or read (a warning), keep the abstract. Remote failures raise (``RemoteUnavailable``
     etc.) before the library is touched, or, mid-way, after the batches already added are kept.
     """
     started = time.perf_counter()
@@ -84,6 +103,9 @@ def ingest_pubmed(
         raise LiteratureInputError("give a PubMed query or at least one PMID")
     own_client = client is None
     client = client or PubMedClient(settings)
+    own_epmc = full_text and europepmc is None
+    if full_text and europepmc is None:
+        europepmc = EuropePMCClient(settings)
     try:
         report = PullReport(query=query)
         wanted = list(given)
@@ -111,7 +133,9 @@ def ingest_pubmed(
             report.without_abstract += [a.pmid for a in articles if not a.abstract]
             if not articles:
                 continue
-            result = kb.ingest_records([article_to_record(a) for a in articles], progress=progress)
+            fulls = _full_texts(articles, europepmc, report) if full_text and europepmc is not None else {}
+            records = [article_to_record(a, fulls.get(a.pmid)) for a in articles]
+            result = kb.ingest_records(records, progress=progress)
             report.chunks_written += result.chunks_written
             report.warnings += result.warnings
             report.errors += result.errors
@@ -126,9 +150,29 @@ def ingest_pubmed(
     finally:
         if own_client:
             client.close()
+        if own_epmc and europepmc is not None:
+            europepmc.close()
     report.seconds = time.perf_counter() - started
     log.info(report.summary())
     return report
+
+
+def _full_texts(articles: list[PubMedArticle], europepmc: EuropePMCClient, report: PullReport) -> dict[str, JatsArticle]:
+    """PMID -> parsed open-access full text, for the articles that have one (failures become warnings)."""
+    out: dict[str, JatsArticle] = {}
+    for a in articles:
+        if not a.pmcid:
+            continue
+        try:
+            xml = europepmc.full_text_xml(a.pmcid)
+            parsed = parse_jats(xml) if xml else None
+        except LiteratureError as exc:
+            report.warnings.append(f"PMID {a.pmid} ({a.pmcid}): no full text, abstract kept ({exc})")
+            continue
+        if parsed is not None and parsed.has_body:
+            out[a.pmid] = parsed
+            report.full_text.append(a.pmid)
+    return out
 
 
 def search_library(

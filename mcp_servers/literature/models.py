@@ -115,6 +115,7 @@ class PullReport(BaseModel):
     skipped_existing: list[str] = Field(default_factory=list, description="PMIDs already in the library.")
     not_found: list[str] = Field(default_factory=list, description="PMIDs PubMed returned no record for.")
     without_abstract: list[str] = Field(default_factory=list, description="Added with the title as their only text.")
+    full_text: list[str] = Field(default_factory=list, description="Added with their open-access full text (JATS).")
     chunks_written: int = 0
     warnings: list[str] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
@@ -126,6 +127,8 @@ class PullReport(BaseModel):
             parts.append(f"not found {len(self.not_found)}")
         if self.without_abstract:
             parts.append(f"without abstract {len(self.without_abstract)}")
+        if self.full_text:
+            parts.append(f"with full text {len(self.full_text)}")
         if self.errors:
             parts.append(f"errors {len(self.errors)}")
         head = f"PubMed pull ({self.query!r}): " if self.query else "PubMed pull: "

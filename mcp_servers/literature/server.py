@@ -252,6 +252,8 @@ def build_server(settings: Settings | None = None, *, host: str | None = None, p
         pmids: Annotated[list[str | int] | None, Field(max_length=1000, description="PubMed IDs to add.")] = None,
         query: Annotated[str | None, Field(description="Or a PubMed query whose top hits are added.")] = None,
         max_results: Annotated[int, Field(ge=1, le=500, description="With a query: how many top hits to add.")] = 20,
+        full_text: Annotated[bool, Field(description="Also fetch Europe PMC open-access full text (JATS) and "
+                                         "ingest it by section; records without one keep the abstract.")] = False,
     ) -> dict[str, Any]:
         """Add PubMed records (by PMIDs and/or a query) to the local library so search_library finds them.
 
@@ -264,7 +266,7 @@ def build_server(settings: Settings | None = None, *, host: str | None = None, p
             with state._kb_lock:
                 report = ingest_pubmed(
                     query=query, pmids=pmids or [], max_results=max_results, settings=settings, kb=kb,
-                    client=state.pubmed,
+                    client=state.pubmed, full_text=full_text, europepmc=state.europepmc if full_text else None,
                 )
             return {"summary": report.summary(), **report.model_dump()}
 

@@ -92,3 +92,15 @@ def test_claude_config_prints_an_absolute_command():
     server = data["mcpServers"]["bioagent-literature"]
     assert server["args"] == ["mcp", "literature"]
     assert server["command"].startswith("/") and server["command"].endswith("bioagent")
+
+
+def test_pull_full_text_flag(cli, lit_settings, fake_literature, monkeypatch):
+    from mcp_servers.literature import library
+    from tests.fixtures.literature import LIT_DATA, MemoryKB
+
+    kb = MemoryKB()
+    monkeypatch.setattr(library, "_knowledge_base", lambda settings: kb)
+    fake_literature.full_texts["PMC5442267"] = (LIT_DATA / "jats" / "pntd.0002065.nxml").read_bytes()
+    out = json.loads(cli("pull", "--pmids", "27797938,29963580", "--full-text", "--json").output)
+    assert out["full_text"] == ["27797938"] and sorted(out["added"]) == ["27797938", "29963580"]
+    assert kb.docs["pmid:27797938"].metadata["full_text"] is True and kb.docs["pmid:29963580"].sections is None
