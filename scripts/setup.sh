@@ -20,6 +20,10 @@ if [[ $DEV == 1 ]]; then
   if ! command -v chromium >/dev/null 2>&1 && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "note: chromium not installed; the browser UI test will be skipped" >&2
   fi
+  # A CJK font, so the browser test's screenshots show 中文 (headless Chromium draws boxes without one).
+  if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null) || echo "note: fonts-noto-cjk not installed; 中文 renders as boxes in the UI screenshots" >&2
+  fi
 else
   python -m pip install -q -e ".[all]"
 fi

@@ -58,12 +58,12 @@ def test_sidebar_settings_reach_the_run_and_threads_continue(app_test, make_clie
     at.chat_input[0].set_value("And its helicase domain?").run()
     assert at.session_state["thread_id"] == thread and len(at.chat_message) == 4
 
-    # A new thread, then the first one again from the checkpointer by its id (and listed under Recent).
+    # A new thread, then the first one again from the user's thread list (history from the checkpointer).
     at.sidebar.button(key="new_thread").click().run()
     assert at.session_state["thread_id"] is None and len(at.chat_message) == 0
     assert at.sidebar.selectbox(key="thread_pick").options[0].startswith("What does the PCV2 Rep protein do?")
-    at.sidebar.text_input(key="thread_typed").set_value(thread).run()
-    at.sidebar.button(key="open_thread_typed").click().run()
+    at.sidebar.selectbox(key="thread_pick").set_value(thread).run()
+    at.sidebar.button(key="open_thread_pick").click().run()
     assert at.session_state["thread_id"] == thread
     contents = [m.markdown[0].value for m in at.chat_message]
     assert contents[0] == "What does the PCV2 Rep protein do?" and contents[2] == "And its helicase domain?"
@@ -126,10 +126,10 @@ def test_library_upload_list_search_remove(app_test, make_client, settings):
         ]).run()  # a browser reruns the page when files are dropped in
         at.button(key="library_add").click().run()
         assert not at.exception, at.exception
-        assert any("1 added" in w.value for w in at.warning), [w.value for w in at.warning]
+        assert any("added or updated: 1;" in w.value for w in at.warning), [w.value for w in at.warning]
         assert any(e.value.startswith("empty.txt") for e in at.error), [e.value for e in at.error]
         assert [d.doc_id for d in kb.list_documents()] == ["rep-helicase"]
-        assert at.dataframe[0].value["doc_id"].tolist() == ["rep-helicase"]
+        assert at.dataframe[0].value["id"].tolist() == ["rep-helicase"]
 
         at.text_input(key="library_query").set_value("helicase unwinds DNA")
         at.button(key="FormSubmitter:library_search_form-Search").click().run()
