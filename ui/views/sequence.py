@@ -80,6 +80,10 @@ if result:
         st.caption(record["description"])
     for note in result.get("notes") or []:
         st.info(note)
+    if len(result.get("records") or []) > 1:
+        st.info(t("seq.n_proteins", n=len(result["records"]), id=record.get("id")))
+    if record.get("parent"):
+        st.caption(t("seq.translated_from", parent=record["parent"], location=record.get("location") or "?"))
     motifs = result.get("motifs") or []
     if result.get("verdict"):
         st.markdown(t("seq.rep_call", verdict=result["verdict"]))
