@@ -179,6 +179,21 @@ class APISettings(BaseModel):
     max_concurrent_runs: int = Field(128, ge=1, description="Runs in flight at once; beyond it requests get 429.")
     metrics_public: bool = Field(False, description="Serve `/metrics` without the API key (private scrape network).")
     readiness_timeout_s: float = Field(10.0, gt=0, description="Time limit of the `/readyz` dependency checks.")
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token that may read `/metrics` (a Prometheus scrape token; the admin key works too)."
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Also serve `/metrics` without auth on this port (pod-internal scrapes)."
+    )
+    users_db: str | None = Field(None, description="SQLite file of users, keys and thread owners (unset: data_dir/users.sqlite).")
+    max_concurrent_jobs: int = Field(2, ge=1, description="Ingest jobs parsing/embedding at once; more wait queued.")
+    max_queued_jobs: int = Field(16, ge=0, description="Ingest jobs waiting; beyond it `POST /v1/ingest` gets 429.")
+    parse_timeout_s: float = Field(120.0, gt=0, description="Time limit to parse one uploaded file (killed after it).")
+    run_event_buffer: int = Field(2000, ge=16, description="Events kept per run for SSE resume (`Last-Event-ID`).")
+    run_retention_s: float = Field(900.0, gt=0, description="How long a finished run stays readable by id (seconds).")
+    shutdown_grace_s: float = Field(
+        60.0, ge=0, description="On shutdown, how long running answers may take to finish before they are cancelled."
+    )
 
 
 class UISettings(BaseModel):

@@ -28,6 +28,9 @@ class SearchFilters(BaseModel):
     doc_id: str | list[str] | None = None
     year_min: int | None = None
     year_max: int | None = None
+    owners: list[str] | None = Field(
+        None, description="Only documents of these owners plus the shared library (documents without an owner)."
+    )
 
 
 class Hit(BaseModel):
@@ -86,3 +89,4 @@ class DocumentInfo(BaseModel):
     path: str | None = Field(None, description="File the document was read from, if any.")
     ingested_at: float | None = Field(None, description="Unix time of the last (re)ingest.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Other front-matter/record metadata.")
+    owner: str | None = Field(None, description="The user who uploaded it; unset: the shared library.")

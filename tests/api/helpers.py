@@ -234,6 +234,19 @@ class MemoryKB:
             report.chunks_written += 1
         return report
 
+    def ingest_documents(self, docs, owner: str | None = None) -> IngestReport:
+        report = IngestReport()
+        for doc in docs:
+            self.ingested.append(Path(doc.path).name if doc.path else doc.doc_id)
+            report.added_docs.append(f"{owner}:{doc.doc_id}" if owner else doc.doc_id)
+            report.chunks_written += 1
+        return report
+
+    def list_documents(self) -> list:
+        from agent.kb.models import DocumentInfo
+
+        return [DocumentInfo(doc_id=d, title=t, chunks=1) for d, t in {(h.doc_id, h.title) for h in self.hits}]
+
 
 def annotate_rep(sequence: str) -> dict:
     """Annotate the Rep motifs of a protein sequence."""
