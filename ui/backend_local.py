@@ -18,12 +18,13 @@ from ui.client_errors import ClientError
 from ui.user_store import UserStore
 
 
-def document_row(doc: Any, *, owner: str | None = None, shared: bool = False) -> dict:
+def document_row(doc: Any) -> dict:
     """A knowledge-base DocumentInfo (or the API's document dict) as the library page's row."""
     data = doc.model_dump() if hasattr(doc, "model_dump") else dict(doc)
+    owner = data.get("owner")
     return {"id": data.get("id") or data.get("doc_id"), "title": data.get("title") or "", "source": data.get("source"),
             "year": data.get("year"), "doi": data.get("doi"), "chunks": int(data.get("chunks") or 0),
-            "owner": data.get("owner", owner), "shared": bool(data.get("shared", shared)),
+            "owner": owner, "shared": bool(data.get("shared", owner is None)),
             "added": data.get("ingested_at") or data.get("added")}
 
 
@@ -188,7 +189,7 @@ class InProcessBackend:
 
     async def list_documents(self, scope: str) -> list[dict]:
         docs = await asyncio.to_thread(self._get_kb().list_documents)
-        return [document_row(d, owner=None, shared=True) for d in docs or []]
+        return [document_row(d) for d in docs or []]
 
     async def search(self, query: str, k: int, filters: dict | None) -> list[Hit]:
         flt = None
