@@ -11,7 +11,7 @@ from . import roles
 from .genes import Gene, find_genes
 from .origin import find_origin
 from .records import GenomeRecord, read_genomes
-from .rep_adapter import BACKEND, call_rep, rank
+from .rep_adapter import BACKEND, call_reps, rank
 from .splicing import splice_rep
 
 EDGE_NT = 3
@@ -55,7 +55,7 @@ def _pick_rep(rec: GenomeRecord, genes: list[Gene], calls: dict[int, dict]):
     for i in order:
         if calls[i].get("call") not in ("partial", "huh_only"):
             break
-        spliced = splice_rep(seq, circ, genes[i], call_rep)
+        spliced = splice_rep(seq, circ, genes[i], call_reps)
         if spliced is not None:
             return spliced[0], spliced[1], genes[i], []
     if top.get("call") == "partial":
@@ -69,8 +69,8 @@ def _pick_rep(rec: GenomeRecord, genes: list[Gene], calls: dict[int, dict]):
 def annotate_record(rec: GenomeRecord) -> dict:
     seq, circ, n = rec.sequence, rec.circular, len(rec)
     genes = find_genes(seq, circ, linear_partials=not circ)
-    calls = {i: call_rep(g.protein, f"{rec.id}_gene{i + 1}") for i, g in enumerate(genes)
-             if len(g.protein) >= roles.MIN_REP_AA}
+    big = [i for i, g in enumerate(genes) if len(g.protein) >= roles.MIN_REP_AA]
+    calls = dict(zip(big, call_reps([(f"{rec.id}_gene{i + 1}", genes[i].protein) for i in big])))
     rep, rep_call, repa, notes = _pick_rep(rec, genes, calls)
     pending_partial = notes == ["partial-needs-origin"]
     notes = [] if pending_partial else notes
