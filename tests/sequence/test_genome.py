@@ -151,6 +151,26 @@ def test_components_without_rep_are_partial(name):
     assert rec["is_cress"] == "partial" and not _role(rec, "rep") and rec["origin"]["family_motif"]
 
 
+@pytest.mark.parametrize("name,span,strand", [
+    ("NC_013464.1.fna", (499, 1243), 1),   # NCBI coat protein 500..1243
+    ("NC_004625.1.fna", (341, 1115), 1),   # NCBI coat protein 342..1115
+    ("DQ178610.1.fna", (129, 915), 1),     # NCBI CP 160..915: same stop, most upstream ATG 10 codons earlier
+    ("NC_010316.1.fna", (223, 736), 1),    # NCBI putative coat protein 224..736 (nanovirus DNA-S, no Rep)
+    ("DQ178611.1.fna", None, None),        # begomovirus DNA-B: nuclear shuttle and movement proteins, no capsid
+    ("NC_001422.1.gbk", None, None),       # phiX174: its capsid is not a CRESS capsid
+])
+def test_capsid(name, span, strand):
+    rec = _one(_text(name))
+    caps = _role(rec, "cap")
+    if span is None:
+        assert not caps
+        return
+    (cap,) = caps
+    assert ((cap["start"], cap["end"]), cap["strand"]) == (span, strand) and "similar to CRESS capsid" in cap["notes"][-1]
+    if _role(rec, "rep"):
+        assert rec["organisation"] == "ambisense"
+
+
 @pytest.mark.parametrize("name", ["NC_001422.1.gbk", "pBAD30.gb", "AB000048.gb", "NC_001401.2.fna"])
 def test_negatives(name):
     rec = _one(_text(name))
