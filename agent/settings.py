@@ -162,6 +162,9 @@ class AgentSettings(BaseModel):
     checkpoint_url: str | None = Field(
         None, description="Checkpointer: unset = SQLite file in data_dir; `postgresql://...` for deployments."
     )
+    checkpoint_pool_size: int = Field(
+        20, ge=1, description="Postgres checkpointer: most connections in the pool (psycopg_pool) per process."
+    )
 
 
 class APISettings(BaseModel):
