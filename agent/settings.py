@@ -111,7 +111,7 @@ class SequenceSettings(BaseModel):
     esm_device: str | None = Field(None, description="torch device for ESM (unset: cuda if available).")
     max_residues: int = Field(5000, ge=10, description="Longest protein accepted (residues).")
     scan_batch_size: int | None = Field(None, ge=1, description="Masked copies per forward pass (unset: per device).")
-    window: int = Field(1022, ge=16, description="ESM context window (residues) for long sequences.")
+    window: int = Field(1022, ge=16, le=1022, description="ESM context window (residues) for long sequences.")
     scan_cache: bool = Field(True, description="Cache scans by (model, sequence hash, strategy) in data_dir/cache.")
     gpu_tf32: bool = Field(False, description="Allow TF32 matmuls on GPU: ~3x faster 650M scans, scores differ ~0.1.")
 
@@ -161,6 +161,9 @@ class AgentSettings(BaseModel):
     )
     checkpoint_url: str | None = Field(
         None, description="Checkpointer: unset = SQLite file in data_dir; `postgresql://...` for deployments."
+    )
+    checkpoint_pool_size: int = Field(
+        20, ge=1, description="Postgres checkpointer: most connections in the pool (psycopg_pool) per process."
     )
 
 

@@ -61,17 +61,15 @@ class JobManager:
             self._slots = asyncio.Semaphore(self.ctx.settings.api.max_concurrent_jobs)
         return self._slots
 
-    def waiting(self) -> int:
-        return sum(1 for j in self.jobs.values() if j.state == "queued")
-
     def check_capacity(self) -> None:
         """Before the body is read: the run admission, then room in the job queue."""
         self.ctx.admit()
-        limit = self.ctx.settings.api.max_queued_jobs
-        busy = sum(1 for j in self.jobs.values() if j.state == "running")
-        if busy >= self.ctx.settings.api.max_concurrent_jobs and self.waiting() >= limit:
-            raise APIError(429, f"{busy} ingest jobs are running and {limit} are queued; retry later.",
-                           type="rate_limit_error", code="too_many_jobs", headers={"Retry-After": "5"})
+        api = self.ctx.settings.api
+        unfinished = sum(1 for j in self.jobs.values() if j.state in ("queued", "running"))
+        if unfinished >= api.max_concurrent_jobs + api.max_queued_jobs:
+            raise APIError(429, f"{unfinished} ingest jobs are running or queued (at most {api.max_concurrent_jobs} "
+                           f"+ {api.max_queued_jobs}); retry later.", type="rate_limit_error", code="too_many_jobs",
+                           headers={"Retry-After": "5"})
 
     def submit(self, owner: str, files: list[Any], tmp: Path, shared: bool) -> Job:
         self._evict()

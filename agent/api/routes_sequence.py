@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 
 from agent.api.accounts import User
 from agent.api.auth import require_user
-from agent.api.errors import ERROR_RESPONSES, APIError, validation_error
+from agent.api.errors import ERROR_RESPONSES, validation_error
 from agent.api.resources import AnalyzeRequest, GenomeRequest, SequenceReportRequest
 from agent.api.routes import check_message, ctx_of
 from agent.api.schemas import ReportResponse
@@ -28,8 +28,6 @@ async def _guarded(request: Request, endpoint: str, sequence: str, fn, *args: An
 
     try:
         return await ctx.execute(request, endpoint, work)
-    except NotImplementedError as exc:
-        raise APIError(501, str(exc), type="not_implemented", code="genome_unavailable") from None
     except ValueError as exc:  # the sequence core's word on an unusable input
         raise validation_error(["body", "sequence"], str(exc) or "not a usable sequence") from None
 

@@ -9,32 +9,27 @@ best Rep call, else the first); and, for DNA input, the genome annotation. Input
 from __future__ import annotations
 
 import base64
+import tempfile
+from pathlib import Path
 from typing import Any
 
 _RANK = {"yes": 2, "partial": 1}
 
 
 def annotate_genome(text: str, circular: bool | None = None) -> dict[str, Any]:
-    """The genome core of issue #13 (imported lazily: it lives in the sequence package)."""
-    try:
-        from mcp_servers.sequence.genome import annotate_genome as core
-    except ImportError as exc:  # an install without the genome module
-        raise NotImplementedError("genome annotation is not available in this installation "
-                                  f"(mcp_servers.sequence.genome: {exc})") from None
+    """The genome core of issue #13 (``{"records": [...]}``)."""
+    from mcp_servers.sequence.genome import annotate_genome as core
+
     return core(text, circular=circular)
 
 
-def genome_map_png(annotation: dict[str, Any]) -> str | None:
-    """The genome map as base64 PNG, if the genome module draws one."""
-    try:
-        from mcp_servers.sequence import genome
-    except ImportError:
-        return None
-    draw = getattr(genome, "genome_map_png", None) or getattr(genome, "render_map_png", None)
-    if draw is None:
-        return None
-    data = draw(annotation)
-    return base64.b64encode(data).decode("ascii") if isinstance(data, (bytes, bytearray)) else data
+def genome_map_png(annotation: dict[str, Any]) -> str:
+    """The map of the first record, drawn by the genome core, as base64 PNG."""
+    from mcp_servers.sequence.genome import genome_map_png as draw
+
+    with tempfile.TemporaryDirectory(prefix="bioagent-map-") as tmp:
+        path = draw(annotation, Path(tmp) / "map.png")
+        return base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
 def analyze(text: str, *, scan: bool = True, mutations: list[str] | None = None, settings: Any = None) -> dict:
@@ -72,8 +67,5 @@ def analyze(text: str, *, scan: bool = True, mutations: list[str] | None = None,
         out["mutations"] = service.score_mutations(text, mutations, record_id=chosen["id"], translate_dna=True,
                                                    settings=settings)
     if is_dna:
-        try:
-            out["genome"] = annotate_genome(text)
-        except NotImplementedError as exc:
-            out["genome_error"] = str(exc)
+        out["genome"] = annotate_genome(text)
     return out

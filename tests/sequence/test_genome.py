@@ -65,8 +65,9 @@ def test_pcv2_organisation_and_origin(pcv2):
     # PCV2 carries AAGTATTAC (PCV1 TAGTATTAC); it spans the record's end, and the genome is numbered from the nick
     assert (o["nonanucleotide"], o["start"], o["strand"]) == ("AAGTATTAC", 1761, 1)
     assert o["nick_after"] == 1767 and o["stem_length"] >= 10 and 9 <= o["loop_length"] <= 12
-    if BACKEND == "rep_call":
-        assert pcv2["family"]["name"] == "Circoviridae"
+    if BACKEND == "rep_call":  # the profile-HMM caller classifies the Rep
+        fam = pcv2["family"]
+        assert fam["name"] == "Circoviridae" and fam["score"] > 0 and fam["nearest"]["accession"]
 
 
 def test_fasta_and_genbank_agree(pcv2):
@@ -114,6 +115,8 @@ def test_mastrevirus_spliced_rep():
     assert rep["protein"][-100:] == ncbi[-100:]
     repa = [g for g in rec["genes"] if g.get("product", "").startswith("RepA")]
     assert repa and repa[0]["rep_call"]["call"] in ("partial", "huh_only")
+    if BACKEND == "rep_call":
+        assert rec["family"]["name"] == "Geminiviridae"
     assert rec["origin"]["nonanucleotide"] == "TAATATTAC"
 
 
@@ -126,6 +129,8 @@ def test_begomovirus_rep_matches_ncbi(acc):
     assert (rep["start"], rep["end"], rep["strand"]) == (int(a) - 1, int(b), -1)
     assert rec["is_cress"] == "yes" and rec["origin"]["nonanucleotide"] == "TAATATTAC"
     assert rec["origin"]["strand"] == 1
+    if BACKEND == "rep_call":
+        assert rec["family"]["name"] == "Geminiviridae"
 
 
 @pytest.mark.parametrize("acc,nona,start", [("NC_010319.1", "TATTATTAC", 12), ("NC_023881.1", "TAGTATTAC", 994)])
@@ -136,12 +141,34 @@ def test_nanovirus_and_alphasatellite_rep(acc, nona, start):
                         "NC_023881.1": "satellite replication initiator protein 1"}[acc]).split("..")
     assert (rep["start"], rep["end"], rep["strand"]) == (int(a) - 1, int(b), 1)
     assert (rec["origin"]["nonanucleotide"], rec["origin"]["start"]) == (nona, start)
+    if BACKEND == "rep_call":
+        assert rec["family"]["name"] == {"NC_010319.1": "Nanoviridae", "NC_023881.1": "Alphasatellitidae"}[acc]
 
 
 @pytest.mark.parametrize("name", ["DQ178611.1.fna", "NC_010316.1.fna"])
 def test_components_without_rep_are_partial(name):
     rec = _one(_text(name))
     assert rec["is_cress"] == "partial" and not _role(rec, "rep") and rec["origin"]["family_motif"]
+
+
+@pytest.mark.parametrize("name,span,strand", [
+    ("NC_013464.1.fna", (499, 1243), 1),   # NCBI coat protein 500..1243
+    ("NC_004625.1.fna", (341, 1115), 1),   # NCBI coat protein 342..1115
+    ("DQ178610.1.fna", (129, 915), 1),     # NCBI CP 160..915: same stop, most upstream ATG 10 codons earlier
+    ("NC_010316.1.fna", (223, 736), 1),    # NCBI putative coat protein 224..736 (nanovirus DNA-S, no Rep)
+    ("DQ178611.1.fna", None, None),        # begomovirus DNA-B: nuclear shuttle and movement proteins, no capsid
+    ("NC_001422.1.gbk", None, None),       # phiX174: its capsid is not a CRESS capsid
+])
+def test_capsid(name, span, strand):
+    rec = _one(_text(name))
+    caps = _role(rec, "cap")
+    if span is None:
+        assert not caps
+        return
+    (cap,) = caps
+    assert ((cap["start"], cap["end"]), cap["strand"]) == (span, strand) and "similar to CRESS capsid" in cap["notes"][-1]
+    if _role(rec, "rep"):
+        assert rec["organisation"] == "ambisense"
 
 
 @pytest.mark.parametrize("name", ["NC_001422.1.gbk", "pBAD30.gb", "AB000048.gb", "NC_001401.2.fna"])

@@ -8,10 +8,11 @@ circular record; ``exons`` (transcript order) for a spliced gene, else null.
 from __future__ import annotations
 
 from . import roles
+from .capsid import capsid_hits
 from .genes import Gene, find_genes
 from .origin import find_origin
 from .records import GenomeRecord, read_genomes
-from .rep_adapter import BACKEND, call_rep, rank
+from .rep_adapter import BACKEND, call_reps, rank
 from .splicing import splice_rep
 
 EDGE_NT = 3
@@ -55,7 +56,7 @@ def _pick_rep(rec: GenomeRecord, genes: list[Gene], calls: dict[int, dict]):
     for i in order:
         if calls[i].get("call") not in ("partial", "huh_only"):
             break
-        spliced = splice_rep(seq, circ, genes[i], call_rep)
+        spliced = splice_rep(seq, circ, genes[i], call_reps)
         if spliced is not None:
             return spliced[0], spliced[1], genes[i], []
     if top.get("call") == "partial":
@@ -66,11 +67,28 @@ def _pick_rep(rec: GenomeRecord, genes: list[Gene], calls: dict[int, dict]):
     return None, None, None, []
 
 
+def _pick_capsid(genes: list[Gene], used: set[int], has_rep: bool) -> tuple[int | None, str]:
+    """(gene index, evidence) of the capsid: the best hit to the CRESS capsid references; failing that, in a genome
+    with a Rep, the ORF with the arginine/lysine-rich N-terminus of CRESS capsids (roles.pick_capsid)."""
+    cands = [(i, g.protein) for i, g in enumerate(genes) if i not in used and len(g.protein) >= roles.MIN_CAP_AA]
+    hits = capsid_hits(cands)
+    if hits:
+        i, h = max(hits.items(), key=lambda kv: kv[1]["bits"])
+        return i, (f"similar to CRESS capsid {h['reference']} ({h['family']}; phmmer {h['bits']} bits, "
+                   f"E = {h['evalue']})")
+    if has_rep:
+        pick = roles.pick_capsid(cands)
+        if pick is not None:
+            return pick[0], (f"no capsid reference hit; {100 * pick[1]:.0f}% R+K in the first {roles.CAP_NTERM} "
+                             "residues, the basic N-terminus of CRESS capsids (predicted)")
+    return None, ""
+
+
 def annotate_record(rec: GenomeRecord) -> dict:
     seq, circ, n = rec.sequence, rec.circular, len(rec)
     genes = find_genes(seq, circ, linear_partials=not circ)
-    calls = {i: call_rep(g.protein, f"{rec.id}_gene{i + 1}") for i, g in enumerate(genes)
-             if len(g.protein) >= roles.MIN_REP_AA}
+    big = [i for i, g in enumerate(genes) if len(g.protein) >= roles.MIN_REP_AA]
+    calls = dict(zip(big, call_reps([(f"{rec.id}_gene{i + 1}", genes[i].protein) for i in big])))
     rep, rep_call, repa, notes = _pick_rep(rec, genes, calls)
     pending_partial = notes == ["partial-needs-origin"]
     notes = [] if pending_partial else notes
@@ -94,14 +112,13 @@ def annotate_record(rec: GenomeRecord) -> dict:
             elif repa is not None and g is repa:
                 used.add(i)
                 out_genes.append(_gene_dict(g, n, "other", "RepA (unspliced Rep ORF)", calls.get(i)))
-    cap_pick = roles.pick_capsid([(i, g.protein) for i, g in enumerate(genes) if i not in used])
-    if cap_pick is not None:
-        i, share = cap_pick
-        used.add(i)
-        d = _gene_dict(genes[i], n, "cap", "capsid (predicted)", calls.get(i))
-        d["notes"] = d["notes"] + [f"{100 * share:.0f}% R+K in the first {roles.CAP_NTERM} residues"]
+    cap_i, cap_note = _pick_capsid(genes, used, rep is not None)
+    if cap_i is not None:
+        used.add(cap_i)
+        d = _gene_dict(genes[cap_i], n, "cap", "capsid", calls.get(cap_i))
+        d["notes"] = d["notes"] + [cap_note]
         out_genes.append(d)
-    main = [g for g in (rep, genes[cap_pick[0]] if cap_pick else None) if g is not None]
+    main = [g for g in (rep, genes[cap_i] if cap_i is not None else None) if g is not None]
     for i, g in enumerate(genes):
         if i in used or any(_inside(g, h, n) for h in main):
             continue

@@ -152,8 +152,9 @@ def find_genes(seq: str, circular: bool, min_aa: int = MIN_ORF_AA, linear_partia
         if p is not None:
             g.finder = f"{p.finder}+atg"
             if p.start_codon != "Edge" and (p.start_codon != "ATG" or (p.start, p.end) != (g.start, g.end)):
-                g.notes.append(f"{p.finder} chose a {p.start_codon} start {len(p.protein) - len(g.protein):+d} codons "
-                               "from the most upstream ATG, used here")
+                d = len(g.protein) - len(p.protein)
+                where = f"{abs(d)} codons {'downstream of' if d > 0 else 'upstream of'}" if d else "at"
+                g.notes.append(f"{p.finder} chose the {p.start_codon} start {where} the most upstream ATG (used here)")
         genes.append(g)
     genes.extend(predicted.values())
     genes.sort(key=lambda g: (g.start, g.strand))

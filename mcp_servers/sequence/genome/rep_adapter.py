@@ -12,11 +12,11 @@ from __future__ import annotations
 from .. import rep_motifs
 
 try:  # the profile-HMM Rep caller with family classification, when present
-    from ..rep_call import call_rep as _profile_call_rep
+    from ..rep_call import call_reps as _profile_call_reps
 except ImportError:  # pragma: no cover - depends on which modules are installed
-    _profile_call_rep = None
+    _profile_call_reps = None
 
-BACKEND = "rep_call" if _profile_call_rep is not None else "rep_motifs"
+BACKEND = "rep_call" if _profile_call_reps is not None else "rep_motifs"
 
 
 def _from_motifs(protein: str, record_id: str) -> dict:
@@ -33,13 +33,18 @@ def _from_motifs(protein: str, record_id: str) -> dict:
     }
 
 
+def call_reps(records: list[tuple[str, str]]) -> list[dict]:
+    """Rep calls for (record_id, protein) pairs (one profile search for all of them with the HMM caller)."""
+    if not records:
+        return []
+    if _profile_call_reps is not None:
+        return [dict(r) | {"backend": "rep_call"} for r in _profile_call_reps(records)]
+    return [_from_motifs(p, rid) for rid, p in records]
+
+
 def call_rep(protein: str, record_id: str = "protein") -> dict:
     """The Rep call for one protein sequence (see the module docstring for the keys)."""
-    if _profile_call_rep is not None:
-        out = dict(_profile_call_rep(protein, record_id))
-        out.setdefault("backend", "rep_call")
-        return out
-    return _from_motifs(protein, record_id)
+    return call_reps([(record_id, protein)])[0]
 
 
 def rank(call: dict) -> tuple:

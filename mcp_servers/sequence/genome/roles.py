@@ -6,16 +6,17 @@ gene a Rep). A ``partial`` call (endonuclease domain without a complete helicase
 makes a Rep when the genome supports it: a spliced reading of that ORF is a complete Rep, the ORF runs into the
 end of a linear contig, or a family nonanucleotide stem-loop origin is present.
 
-Capsid (no profile search): CRESS capsids carry an arginine/lysine-rich N-terminus that binds the genome. Among the
-non-Rep genes of `MIN_CAP_AA`-`MAX_CAP_AA` residues, the one with the highest share of R+K in its first 60 residues
-is the capsid when that share is at least `MIN_CAP_BASIC` (measured on the capsids of the test genomes:
-docs/sequence.md); the largest non-Rep ORF is not assumed to be the capsid.
+Capsid: first by similarity to CRESS capsid references (capsid.py). When nothing hits and the genome has a Rep,
+the fallback is the capsids' arginine/lysine-rich N-terminus that binds the genome: among the non-Rep genes of
+`MIN_CAP_AA`-`MAX_CAP_AA` residues, the one with the highest share of R+K in its first 60 residues, when that share
+is at least `MIN_CAP_BASIC` (the capsids of the test genomes have 25-35%); the largest non-Rep ORF is not assumed
+to be the capsid. Without a Rep there is no fallback (a begomovirus DNA-B's nuclear shuttle protein is as basic).
 """
 
 from __future__ import annotations
 
 MIN_REP_AA = 100
-MIN_CAP_AA = 120
+MIN_CAP_AA = 100
 MAX_CAP_AA = 800
 CAP_NTERM = 60
 MIN_CAP_BASIC = 0.22

@@ -97,12 +97,13 @@ def _candidates(text: str, a_len: int) -> list[tuple[float, int, int, int, str]]
     return out
 
 
-def splice_rep(seq: str, circular: bool, gene: Gene, call_rep, tries: int = 12) -> tuple[Gene, dict] | None:
+def splice_rep(seq: str, circular: bool, gene: Gene, call_reps, tries: int = 12) -> tuple[Gene, dict] | None:
     """(spliced Rep gene, its Rep call) when a spliced reading of `gene` is a complete Rep, else None. The
-    `tries` best-scoring splices are sent to the Rep caller; the first complete Rep wins."""
+    `tries` best-scoring splices go to the Rep caller (`call_reps`, one batch); the best-scoring complete Rep wins."""
     text, a_len = _transcript(seq, circular, gene)
-    for _, d, a, s1, prot in _candidates(text, a_len)[:tries]:
-        call = call_rep(prot, "spliced")
+    cands = _candidates(text, a_len)[:tries]
+    calls = call_reps([(f"splice{k}", c[4]) for k, c in enumerate(cands)])
+    for (_, d, a, s1, prot), call in zip(cands, calls):
         if call.get("call") != "yes":
             continue
         n = len(seq)
