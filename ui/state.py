@@ -65,7 +65,7 @@ def sign_in(api_key: str) -> BioagentClient:
         raise
     st.session_state[CLIENT_KEY] = client
     st.session_state[USER_KEY] = me
-    apply_preferences(me)
+    st.session_state["lang_loaded"] = False  # applied by current_user, before the language widget is drawn
     return client
 
 
@@ -90,13 +90,14 @@ def current_user(client: BioagentClient) -> dict:
             ss[USER_KEY] = client.me()
         except ClientError:
             ss[USER_KEY] = {"user": "?", "role": "user", "preferences": {}}
+    if not ss.get("lang_loaded"):
         apply_preferences(ss[USER_KEY])
     return ss[USER_KEY]
 
 
 def apply_preferences(me: dict) -> None:
     lang = (me.get("preferences") or {}).get("lang")
-    if lang and not st.session_state.get("lang_loaded"):
+    if lang:
         st.session_state[SESSION_KEY] = normalize_lang(lang)
     st.session_state["lang_loaded"] = True
 

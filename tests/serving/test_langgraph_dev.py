@@ -1,8 +1,9 @@
 """LangGraph-standard serving: a real `langgraph dev` process serves the graph of langgraph.json (the factory in
 agent/langgraph_app.py) with the knowledge base and the MCP tools, and the official `langgraph_sdk` client
 creates a thread, streams a run (a sequence question: the annotate_rep tool of the real sequence MCP server runs)
-and reads the thread state. The model is the real llama.cpp server (bundled SmolLM2 GGUF); the library is the
-real embedded Qdrant in a tmp data dir."""
+and reads the thread state. The library is the real embedded Qdrant in a tmp data dir; the LLM endpoint is the
+deterministic OpenAI-compatible fake of the UI tests (the graph's guards route a sequence question to the tools
+whatever the model says, and a real model's minutes per call on a shared CPU would only slow the test down)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.llm import free_port
+from tests.ui.fake_openai import FakeOpenAI
 from tests.ui.fakes import REP_TEXT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,9 +54,9 @@ def _wait_ok(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 240
 
 
 @pytest.fixture(scope="module")
-def langgraph_dev(tmp_path_factory, llm_server):
+def langgraph_dev(tmp_path_factory):
     """`langgraph dev --no-browser --port P` on this checkout's langgraph.json, with a library holding one Rep
-    passage, the real llama.cpp server and the sequence MCP server (literature off: no network)."""
+    passage, the fake LLM endpoint and the sequence MCP server (literature off: no network)."""
     from agent.kb.service import KnowledgeBase
     from agent.settings import Settings
 
@@ -77,20 +79,22 @@ def langgraph_dev(tmp_path_factory, llm_server):
     port = free_port()
     log = tmp / "langgraph-dev.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BIOAGENT_", "LANGSMITH_", "LANGCHAIN_"))}
-    env.update(BIOAGENT_DATA_DIR=str(data_dir), BIOAGENT_LLM__BASE_URL=llm_server,
-               BIOAGENT_MCP__LITERATURE__ENABLED="false", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+    env.update(BIOAGENT_DATA_DIR=str(data_dir), BIOAGENT_MCP__LITERATURE__ENABLED="false", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                PYTHONPATH=str(ROOT), LANGGRAPH_CLI_NO_ANALYTICS="1", LANGSMITH_TRACING="false",
                LANGCHAIN_TRACING_V2="false", LANGSMITH_API_KEY="", LANGGRAPH_NO_VERSION_CHECK="1")
     command = [str(LANGGRAPH) if LANGGRAPH.exists() else "langgraph", "dev", "--no-browser", "--no-reload",
                "--host", "127.0.0.1", "--port", str(port), "--config", str(config)]
+    llm = FakeOpenAI().__enter__()
+    env["BIOAGENT_LLM__BASE_URL"] = llm.base_url
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=tmp, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         startup_s = _wait_ok(url, proc, log)
-        yield {"url": url, "log": log, "startup_s": startup_s}
+        yield {"url": url, "log": log, "startup_s": startup_s, "llm": llm}
     finally:
+        llm.__exit__(None, None, None)
         proc.terminate()
         try:
             proc.wait(timeout=30)
@@ -138,4 +142,5 @@ def test_langgraph_dev_serves_the_graph_with_mcp_tools_and_the_library(langgraph
     # The knowledge base answered too: a passage from the tmp library was retrieved.
     assert any("porcine circovirus 2" in (p.get("title") or "") for p in values["passages"]), values["passages"]
     assert values["messages"][-1]["type"] == "ai" and values["messages"][-1]["content"]
-    assert state["next"] == [] and thread["thread_id"] == state["config"]["configurable"]["thread_id"]
+    assert state["next"] == [] and thread["thread_id"] == state["checkpoint"]["thread_id"]
+    assert langgraph_dev["llm"].requests, "the graph never called the configured LLM endpoint"

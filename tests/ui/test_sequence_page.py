@@ -1,6 +1,6 @@
 """The Sequence page with AppTest: Rep motifs on the sequence, the scan heatmap and constraint plot (tiny random
 ESM-2 checkpoint through the real loading path), GenBank upload, bad input, and the report in 中文 with its
-Markdown download. Also the same figures from the report's data, as the API backend gets them."""
+Markdown download; a genome (DNA) with its genes and map; the page in 中文."""
 
 from __future__ import annotations
 
@@ -99,21 +99,3 @@ def test_report_in_chinese_with_markdown_download(app_test, make_client, make_se
     assert any("序列分析报告" in m.value for m in at.markdown)
     download = at.get("download_button")[0]
     assert download.proto.label == "Download Markdown"
-
-
-def test_report_data_gives_the_same_figures(esm_settings):
-    """The API backend plots from the report's data: same motifs and scan as the core gives in-process."""
-    import asyncio
-
-    from agent.report import build_report
-    from ui.sequence_core import analyze, from_report_data
-
-    tools = sequence_tools(esm=True)
-    report = asyncio.run(build_report(PCV2_REP, "en", tools=tools, knowledge_base=None, settings=esm_settings))
-    via_api = from_report_data(report["data"], PCV2_REP)
-    direct = analyze(PCV2_REP, settings=esm_settings)
-    assert via_api["sequence"] == direct["sequence"]
-    assert [(m["name"], m["start"], m["end"]) for m in via_api["motifs"]] == \
-        [(m["name"], m["start"], m["end"]) for m in direct["motifs"]]
-    assert via_api["scan"]["matrix"] == direct["scan"]["matrix"]
-    assert via_api["scan"]["constraint"] == direct["scan"]["constraint"]
