@@ -2,7 +2,8 @@
 
 Pages: Chat (streamed answers, live trace, citations), Sequence (Rep annotation, mutation scan, report) and
 Library (upload, list, search, remove). The sidebar holds the language (中文 / English, remembered per user), the
-sign-in over the API, the endpoints' status, the per-run settings and the user's conversation threads. Everything goes through ui/client.py: the in-process core or the HTTP API.
+sign-in over the API, the endpoints' status, the per-run settings and the user's conversation threads.
+Everything goes through ui/client.py: the in-process core or the HTTP API.
 """
 
 from __future__ import annotations
@@ -104,11 +105,12 @@ def sidebar(client) -> None:
     me = current_user(client)
     with st.sidebar:
         st.markdown("### :material/genetics: bioagent")
-        target = t("side.target_local") if client.mode == "in-process" else t("side.target_api", url=client.backend.api_url)
+        target = (t("side.target_local") if client.mode == "in-process"
+                  else t("side.target_api", url=client.backend.api_url))
         st.caption(t("side.connected", target=target))
         language_picker(client)
         if client.mode == "http":
-            st.caption(t("side.user", user=me.get("user", "?"), role=me.get("role", "user")))
+            st.caption(t("side.user", user=me.get("user", "?"), role=t(f"side.role_{me.get('role', 'user')}")))
             if st.button(t("side.sign_out"), key="sign_out", icon=":material/logout:"):
                 sign_out()
                 st.rerun()

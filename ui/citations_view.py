@@ -71,7 +71,8 @@ def render_citations(result: RunResult | dict) -> None:
     if extra_tools:
         with st.expander(t("cite.extra_tools", n=len(extra_tools))):
             for tool in extra_tools:
-                st.markdown(f"**[{tool.id}] {tool.name}** `{json.dumps(tool.args)[:300]}` · {_fmt_ms(tool.duration_ms)}")
+                args = json.dumps(tool.args)[:300]
+                st.markdown(f"**[{tool.id}] {tool.name}** `{args}` · {_fmt_ms(tool.duration_ms)}")
                 _tool(tool)
     footer = [result.model] if result.model else []
     if result.usage:

@@ -12,6 +12,8 @@ TEXT: dict[str, dict[str, str]] = {
     "side.target_api": {"en": "API {url}", "zh": "API {url}"},
     "side.language": {"en": "Language / 语言", "zh": "语言 / Language"},
     "side.user": {"en": "Signed in as **{user}** ({role})", "zh": "当前用户：**{user}**（{role}）"},
+    "side.role_admin": {"en": "admin", "zh": "管理员"},
+    "side.role_user": {"en": "user", "zh": "用户"},
     "side.sign_out": {"en": "Sign out", "zh": "退出登录"},
     "side.status": {"en": "Endpoint status", "zh": "服务状态"},
     "side.check_again": {"en": "Check again", "zh": "重新检查"},

@@ -251,7 +251,8 @@ class TraceView:
 
     def _root(self) -> Any:
         if self._outer is None:
-            self._outer = self.container.status(t("trace.working") if self.live else t("trace.title"), expanded=self.live,
+            label = t("trace.working") if self.live else t("trace.title")
+            self._outer = self.container.status(label, expanded=self.live,
                                                 state="running" if self.live else "complete")
         return self._outer
 

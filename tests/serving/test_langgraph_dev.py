@@ -11,15 +11,14 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.llm import free_port
+from tests.fixtures.procs import start, stop, wait_http
 from tests.ui.fake_openai import FakeOpenAI
 from tests.ui.fakes import REP_TEXT
 
@@ -36,21 +35,6 @@ pytestmark = [
     pytest.mark.skipif(not LANGGRAPH.exists() and shutil.which("langgraph") is None,
                        reason="langgraph-cli[inmem] is not installed (pip install -e '.[dev]')"),
 ]
-
-
-def _wait_ok(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 240) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
-        if proc.poll() is not None:
-            raise RuntimeError(f"`langgraph dev` exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
-                if resp.status == 200:
-                    return time.monotonic() - started
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"`langgraph dev` not up after {timeout_s} s:\n{log.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -86,21 +70,14 @@ def langgraph_dev(tmp_path_factory):
                "--host", "127.0.0.1", "--port", str(port), "--config", str(config)]
     llm = FakeOpenAI().__enter__()
     env["BIOAGENT_LLM__BASE_URL"] = llm.base_url
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=tmp, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    proc = start(command, env, tmp, log)
     url = f"http://127.0.0.1:{port}"
     try:
-        startup_s = _wait_ok(url, proc, log)
+        startup_s = wait_http(f"{url}/ok", proc, log, "`langgraph dev`")
         yield {"url": url, "log": log, "startup_s": startup_s, "llm": llm}
     finally:
         llm.__exit__(None, None, None)
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 async def _thread_run_state(url: str) -> tuple[dict, list, dict, float]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import urllib.request
@@ -21,6 +20,7 @@ from tests.ui.browser import chromium_path, open_browser
 from tests.ui.fake_openai import ANSWER, FakeOpenAI
 from tests.ui.fakes import REP_TEXT
 from tests.fixtures.llm import free_port
+from tests.fixtures.procs import start, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What does the Rep protein of PCV2 do?"
@@ -33,36 +33,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed (apt-get install chromium)"),
 ]
-
-
-def _wait_url(url: str, proc: subprocess.Popen, log: Path, what: str, timeout_s: float = 240) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{what} not up after {timeout_s} s:\n{log.read_text()[-3000:]}")
-
-
-def _start(command: list[str], env: dict, cwd: Path, log: Path) -> subprocess.Popen:
-    with log.open("wb") as out:
-        return subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -89,20 +59,20 @@ def stack(tmp_path_factory):
         env.update(BIOAGENT_DATA_DIR=str(data_dir), BIOAGENT_LLM__BASE_URL=llm.base_url, HF_HUB_OFFLINE="1",
                    TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT), BIOAGENT_MCP__LITERATURE__ENABLED="false")
         api_log, ui_log = tmp / "api.log", tmp / "ui.log"
-        api = _start([sys.executable, "-m", "agent.cli", "serve", "--port", str(api_port)], env, tmp, api_log)
+        api = start([sys.executable, "-m", "agent.cli", "serve", "--port", str(api_port)], env, tmp, api_log)
         api_url = f"http://127.0.0.1:{api_port}"
         ui = None
         try:
-            _wait_url(f"{api_url}/healthz", api, api_log, "`bioagent serve`")
+            wait_http(f"{api_url}/healthz", api, api_log, "`bioagent serve`")
             ui_env = {**env, "BIOAGENT_UI__API_URL": api_url}  # no key: every browser signs its user in
-            ui = _start([sys.executable, "-m", "agent.cli", "ui", "--port", str(ui_port)], ui_env, tmp, ui_log)
+            ui = start([sys.executable, "-m", "agent.cli", "ui", "--port", str(ui_port)], ui_env, tmp, ui_log)
             ui_url = f"http://127.0.0.1:{ui_port}"
-            _wait_url(f"{ui_url}/_stcore/health", ui, ui_log, "`bioagent ui`")
+            wait_http(f"{ui_url}/_stcore/health", ui, ui_log, "`bioagent ui`")
             yield {"api": api_url, "ui": ui_url, "key": alice_key, "llm": llm, "logs": (api_log, ui_log)}
         finally:
             if ui is not None:
-                _stop(ui)
-            _stop(api)
+                stop(ui)
+            stop(api)
 
 
 def _wait_text(browser, *needles: str, timeout_s: float = 180, shot: Path | None = None) -> str:
@@ -116,6 +86,14 @@ def _wait_text(browser, *needles: str, timeout_s: float = 180, shot: Path | None
     if shot is not None:
         browser.screenshot(shot)
     raise AssertionError(f"{needles} not on the page after {timeout_s} s; page text:\n{text[-2500:]}")
+
+
+def _open_trace(browser, trace: str, retrieve: str) -> None:
+    """Open the finished trace and its retrieval step, as a researcher checking the answer would."""
+    assert browser.click_text("summary", trace)
+    time.sleep(0.5)
+    assert browser.click_text("summary", retrieve)
+    time.sleep(1.0)
 
 
 def _me(api_url: str, key: str) -> dict:
@@ -138,24 +116,22 @@ def test_sign_in_ask_library_and_chinese_over_the_api(stack, tmp_path):
 
         browser.type_and_enter(CHAT_BOX, QUESTION)
         _wait_text(browser, "Trace —", "[P1]", timeout_s=240, shot=failed)
-        assert browser.click_text("summary", "Trace —")  # open the trace, as a researcher checking the answer
-        time.sleep(0.5)
-        assert browser.click_text("summary", "retrieve — round")
-        time.sleep(1.0)
+        _open_trace(browser, "Trace —", "retrieve — round")
         text_en = browser.text()
         shot_en = tmp_path / "ui-en.png"
         browser.screenshot(shot_en)
 
         assert browser.click_text("a", "Library")
-        library = _wait_text(browser, "Add documents", "pcv2-rep", shot=failed)
-        assert "The Rep protein of porcine circovirus 2" in library
+        library = _wait_text(browser, "Add documents", "Shared library", "Remove a document", shot=failed)
+        assert "Documents\n\n1" in library or "Documents\n1" in library  # the shared passage's document
 
         assert browser.click_text(f"{SIDEBAR} label", "中文")
-        library_zh = _wait_text(browser, "添加文献", "检索", shot=failed)
-        assert "pcv2-rep" in library_zh and "Add documents" not in library_zh
+        library_zh = _wait_text(browser, "添加文献", "共享文献库", "删除一篇文献", shot=failed)
+        assert "Add documents" not in library_zh
         assert browser.click_text("a", "对话")
-        text_zh = _wait_text(browser, "向 bioagent 提问", "运行轨迹", shot=failed)
-        time.sleep(1.0)
+        _wait_text(browser, "向 bioagent 提问", "运行轨迹 —", ANSWER.removesuffix(" [P1]."), shot=failed)
+        _open_trace(browser, "运行轨迹 —", "retrieve — 第 1 轮")
+        text_zh = browser.text()
         shot_zh = tmp_path / "ui-zh.png"
         browser.screenshot(shot_zh)
     finally:
@@ -165,6 +141,7 @@ def test_sign_in_ask_library_and_chinese_over_the_api(stack, tmp_path):
         assert node in text_en, node
     assert ANSWER.removesuffix(" [P1].") in text_en and "Search queries" in text_en
     assert ANSWER.removesuffix(" [P1].") in text_zh and "当前用户：alice" in text_zh
+    assert "检索词（第 1 轮）" in text_zh  # the trace's labels are in Chinese too
     assert _me(stack["api"], stack["key"])["preferences"]["lang"] == "zh"  # remembered for alice on the server
     assert any(r.get("messages") for r in stack["llm"].requests)
     for shot in (shot_en, shot_zh):

@@ -20,7 +20,8 @@ PCV2_REP = ("MPSKKNGRSGPQPHKRWVFTLNNPSEDERKKIRELPISLFDYFIVGEEGNEEGRTPHLQGFANFVKK
 
 
 def test_runs_and_threads_belong_to_their_user(api_server, http_client, fake_chat):
-    alice, bob = http_client(api_server.url, api_server.keys["alice"]), http_client(api_server.url, api_server.keys["bob"])
+    alice = http_client(api_server.url, api_server.keys["alice"])
+    bob = http_client(api_server.url, api_server.keys["bob"])
     events = list(alice.stream("What does the PCV2 Rep protein do?", overrides=RunOverrides(temperature=0.2)))
     types = [e.type for e in events]
     assert types[0] == "step" and "token" in types and types[-1] == "done"
@@ -49,7 +50,8 @@ def test_runs_and_threads_belong_to_their_user(api_server, http_client, fake_cha
 
 
 def test_library_through_ingest_jobs_per_user(api_server, http_client):
-    alice, bob = http_client(api_server.url, api_server.keys["alice"]), http_client(api_server.url, api_server.keys["bob"])
+    alice = http_client(api_server.url, api_server.keys["alice"])
+    bob = http_client(api_server.url, api_server.keys["bob"])
     seen = []
     job = alice.ingest([("rep-helicase.md", b"# Rep helicase\n\nThe SF3 helicase domain of Rep unwinds the viral DNA."),
                         ("records.jsonl", b'{"id": "x", "text": "ok"}\n{not json\n')],

@@ -61,8 +61,25 @@ def test_genbank_upload_translates_the_rep_cds(app_test, make_client, esm_settin
     assert not at.exception, at.exception
     assert at.subheader[0].value.startswith("NP_937956.1 · 314 aa")
     infos = " ".join(i.value for i in at.info)
-    assert "3 proteins in the input" in infos and "Translated from NC_005148.1" in infos
-    assert not _charts(at)
+    assert "3 proteins in the input" in infos
+    assert any("Translated from NC_005148.1" in c.value for c in at.caption)
+    assert not _charts(at) and any("Mutation scan not run" in c.value for c in at.caption)  # the toggle, honoured
+    # DNA: the genome (length, topology, genes) and its map
+    assert any("1768 bp" in m.value and "circular" in m.value for m in at.markdown), [m.value for m in at.markdown]
+    genes = at.dataframe[1].value
+    assert genes.shape[0] >= 2 and "gene" in genes.columns
+    assert at.session_state["seq_genome"]["map_png_base64"] and at.get("image"), "no genome map"
+
+
+def test_the_page_speaks_chinese_and_the_report_follows(app_test, make_client):
+    at = app_test(make_client())
+    at.session_state["lang"] = "zh"
+    at.switch_page("views/sequence.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "序列分析"
+    assert at.radio(key="seq_lang").value == "zh"  # the report's language follows the UI's
+    at.button(key="seq_analyse").click().run()
+    assert any(e.value == "请先粘贴或上传序列。" for e in at.error)
 
 
 def test_bad_input_is_a_readable_error(app_test, make_client):

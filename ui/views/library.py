@@ -63,8 +63,8 @@ if where:
 if docs:
     rows = []
     for d in docs:
-        added = time.strftime("%Y-%m-%d %H:%M", time.localtime(d["added"])) if isinstance(d.get("added"), (int, float)) \
-            else d.get("added")
+        stamp = d.get("added")
+        added = time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if isinstance(stamp, (int, float)) else stamp
         rows.append({t("lib.col_id"): d["id"], t("lib.col_title"): d["title"], t("lib.col_source"): d["source"],
                      t("lib.col_year"): d["year"], t("lib.col_chunks"): d["chunks"], "doi": d["doi"],
                      t("lib.col_owner"): d["owner"], t("lib.col_added"): added})

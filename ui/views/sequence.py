@@ -64,10 +64,10 @@ def show_genome(genome: dict) -> None:
                          if isinstance(origin, dict) else origin))
         genes = [g for g in rec.get("genes") or [] if isinstance(g, dict)]
         if genes:
-            table([{t("seq.col_gene"): g.get("id") or g.get("name"), t("seq.col_start"): g.get("start"),
-                    t("seq.col_end"): g.get("end"), t("seq.col_strand"): g.get("strand"),
-                    t("seq.col_length"): g.get("length") or g.get("aa_length"),
-                    t("seq.col_product"): g.get("product") or g.get("call")} for g in genes])
+            table([{t("seq.col_gene"): g.get("id") or g.get("name") or g.get("role"),
+                    t("seq.col_start"): g.get("start"), t("seq.col_end"): g.get("end"),
+                    t("seq.col_strand"): g.get("strand"), t("seq.col_length"): g.get("protein_length"),
+                    t("seq.col_product"): g.get("product")} for g in genes])
     if genome.get("map_png_base64"):
         st.image(base64.b64decode(genome["map_png_base64"]), caption=t("seq.genome_map"))
 
