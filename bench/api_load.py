@@ -2,11 +2,14 @@
 
     python bench/api_load.py                       # 100 runs, 50 at a time, 0.1 s per LLM call
     python bench/api_load.py --runs 200 --concurrency 50 --latency 0.2 --json bench/results/api_load.json
+    python bench/api_load.py --modes sse-memory,sse-postgres   # the Postgres checkpointer against memory
 
 Everything but the LLM is real: the AgentService and its LangGraph graph with the SQLite checkpointer, the
 FastAPI app under uvicorn (in a subprocess, so that client and server do not share an interpreter), the SSE
 stream read by httpx, and the OpenAI-compatible endpoint read by the ``openai`` client. The knowledge base is a
-small in-memory one (retrieval cost is not what this measures) and there are no MCP tools.
+small in-memory one (retrieval cost is not what this measures) and there are no MCP tools. ``sse-postgres``
+starts a real PostgreSQL server (Debian's binaries, as the tests do) and serves the same SSE runs with the
+Postgres checkpointer (psycopg_pool), next to ``sse-memory`` (the in-memory checkpointer) in the same run.
 
 The same runs are first made in-process (``AgentService.stream`` consumed directly, no HTTP): that is the
 baseline, and the difference is what the HTTP layer costs. Reported per mode: runs, errors, wall time,
@@ -97,13 +100,15 @@ def summarize(mode: str, samples: list[Sample], wall: float, timed_out: bool, ex
 # -- the service under test -----------------------------------------------------------------------------------
 
 
-def build_service(data_dir: Path, latency: float, tokens: int, token_delay: float, checkpointer: str = "sqlite"):
+def build_service(data_dir: Path, latency: float, tokens: int, token_delay: float, checkpointer: str = "sqlite",
+                  checkpoint_url: str | None = None):
     from agent.runner import AgentService
     from agent.settings import AgentSettings, APISettings, Settings
     from tests.api.helpers import FixedLatencyChatModel, MemoryKB
 
     settings = Settings(data_dir=data_dir, api=APISettings(api_key=API_KEY, max_concurrent_runs=1000),
-                        agent=AgentSettings(checkpoint_url="memory:" if checkpointer == "memory" else None))
+                        agent=AgentSettings(checkpoint_url="memory:" if checkpointer == "memory" else checkpoint_url,
+                                            checkpoint_pool_size=20))
     answer = " ".join(["Rep nicks the origin and unwinds DNA [P1]."] * max(1, tokens // 8))
     words = answer.split(" ")[:tokens]
     model = FixedLatencyChatModel(latency_s=latency, token_delay_s=token_delay, answer=" ".join(words))
@@ -117,7 +122,7 @@ def serve(args: argparse.Namespace) -> None:
     from agent.api import create_app
 
     settings, service = build_service(Path(args.data_dir), args.latency, args.tokens, args.token_delay,
-                                      args.checkpointer)
+                                      args.checkpointer, args.checkpoint_url)
     app = create_app(settings, service=service, close_service=True)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", backlog=2048)
 
@@ -230,7 +235,8 @@ async def http_openai(args: argparse.Namespace, base_url: str,
 # -- orchestration --------------------------------------------------------------------------------------------
 
 
-def start_server(args: argparse.Namespace, data_dir: Path) -> tuple[subprocess.Popen, str, Path]:
+def start_server(args: argparse.Namespace, data_dir: Path, checkpointer: str,
+                 checkpoint_url: str | None = None) -> tuple[subprocess.Popen, str, Path]:
     import socket
 
     import httpx
@@ -241,7 +247,7 @@ def start_server(args: argparse.Namespace, data_dir: Path) -> tuple[subprocess.P
     log = data_dir / "server.log"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--port", str(port), "--data-dir", str(data_dir),
            "--latency", str(args.latency), "--tokens", str(args.tokens), "--token-delay", str(args.token_delay),
-           "--checkpointer", args.checkpointer]
+           "--checkpointer", checkpointer, *(["--checkpoint-url", checkpoint_url] if checkpoint_url else [])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, cwd=str(data_dir))
     url = f"http://127.0.0.1:{port}"
@@ -257,6 +263,39 @@ def start_server(args: argparse.Namespace, data_dir: Path) -> tuple[subprocess.P
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError("the API server did not start within 60 s")
+
+
+def http_runs(args: argparse.Namespace, data_dir: Path, checkpointer: str, http_modes: list[str]) -> list[ModeResult]:
+    """The HTTP modes against one server subprocess with ``checkpointer`` (a PostgreSQL server started for it)."""
+    data_dir.mkdir()
+    pg = url = None
+    if checkpointer == "postgres":
+        from tests.fixtures.postgres import PostgresServer, postgres_bindir
+
+        pg = PostgresServer(postgres_bindir()).start()
+        url = pg.new_database()
+    suffix = f" ({checkpointer} checkpointer)" if checkpointer != args.checkpointer or "sse-memory" in args.modes else ""
+    out: list[ModeResult] = []
+    try:
+        proc, base_url, log = start_server(args, data_dir, checkpointer, url)
+        try:
+            if "sse" in http_modes:
+                out.append(asyncio.run(run_mode(f"HTTP SSE /v1/runs/stream{suffix}", http_sse(args, base_url, proc.pid), args)))
+            if "openai" in http_modes:
+                out.append(asyncio.run(run_mode(f"HTTP openai chat stream{suffix}",
+                                                http_openai(args, base_url, proc.pid), args)))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if any(r.errors for r in out):
+            print(log.read_text()[-3000:], file=sys.stderr)
+    finally:
+        if pg is not None:
+            pg.stop()
+    return out
 
 
 def fmt(v: float | None) -> str:
@@ -278,6 +317,11 @@ def print_table(results: list[ModeResult], args: argparse.Namespace) -> None:
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print(line(row))
+    memory = next((r for r in results if "(memory checkpointer)" in r.mode), None)
+    for r in results:
+        if memory is not None and "(postgres checkpointer)" in r.mode and memory.throughput:
+            print(f"\n{r.mode}: {r.throughput / memory.throughput:.2f}x the runs/s of the memory checkpointer "
+                  f"(target >= 0.8x); p95 {fmt(r.p95_s)} s against {fmt(memory.p95_s)} s; {r.errors} errors")
     base = results[0]
     if base.mode.startswith("in-process") and base.throughput:
         for r in results[1:]:
@@ -313,9 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokens", type=int, default=24, help="answer tokens (default 24)")
     p.add_argument("--token-delay", type=float, default=0.005, help="seconds between answer tokens (default 0.005)")
     p.add_argument("--timeout", type=float, default=180.0, help="time limit per mode, seconds (default 180)")
-    p.add_argument("--checkpointer", choices=["sqlite", "memory"], default="sqlite",
-                   help="conversation checkpointer: the default SQLite file, or in memory (default sqlite)")
-    p.add_argument("--modes", default="inprocess,sse,openai", help="comma-separated: inprocess, sse, openai")
+    p.add_argument("--checkpointer", choices=["sqlite", "memory", "postgres"], default="sqlite",
+                   help="checkpointer of the inprocess, sse and openai modes (default sqlite)")
+    p.add_argument("--modes", default="inprocess,sse,openai",
+                   help="comma-separated: inprocess, sse, openai, sse-memory, sse-postgres")
+    p.add_argument("--checkpoint-url", help=argparse.SUPPRESS)
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -334,25 +380,11 @@ def main(argv: list[str] | None = None) -> int:
         if "inprocess" in modes:
             (tmp_path / "inproc").mkdir()
             results.append(asyncio.run(run_mode("in-process (no HTTP)", in_process(args, tmp_path / "inproc"), args)))
-        http_modes = [m for m in modes if m in ("sse", "openai")]
-        if http_modes:
-            (tmp_path / "http").mkdir()
-            proc, url, log = start_server(args, tmp_path / "http")
-            try:
-                if "sse" in http_modes:
-                    results.append(asyncio.run(run_mode("HTTP SSE /v1/runs/stream",
-                                                        http_sse(args, url, proc.pid), args)))
-                if "openai" in http_modes:
-                    results.append(asyncio.run(run_mode("HTTP openai chat stream",
-                                                        http_openai(args, url, proc.pid), args)))
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-            if any(r.errors for r in results):
-                print(log.read_text()[-3000:], file=sys.stderr)
+        servers = [(args.checkpointer, [m for m in modes if m in ("sse", "openai")])]
+        servers += [(m.removeprefix("sse-"), ["sse"]) for m in modes if m in ("sse-memory", "sse-postgres")]
+        for checkpointer, http_modes in servers:
+            if http_modes:
+                results += http_runs(args, tmp_path / f"http-{checkpointer}-{len(results)}", checkpointer, http_modes)
     print_table(results, args)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
