@@ -188,7 +188,10 @@ class APISettings(BaseModel):
     metrics_port: int | None = Field(
         None, ge=1, le=65535, description="Also serve `/metrics` without auth on this port (pod-internal scrapes)."
     )
-    users_db: str | None = Field(None, description="SQLite file of users, keys and thread owners (unset: data_dir/users.sqlite).")
+    users_db: str | None = Field(
+        None, description="Users, key hashes and thread owners: a SQLite path or `postgresql://` URL (unset: the "
+        "checkpointer's Postgres database if it is one, else data_dir/users.sqlite)."
+    )
     max_concurrent_jobs: int = Field(2, ge=1, description="Ingest jobs parsing/embedding at once; more wait queued.")
     max_queued_jobs: int = Field(16, ge=0, description="Ingest jobs waiting; beyond it `POST /v1/ingest` gets 429.")
     parse_timeout_s: float = Field(120.0, gt=0, description="Time limit to parse one uploaded file (killed after it).")
