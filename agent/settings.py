@@ -163,7 +163,12 @@ class AgentSettings(BaseModel):
         None, description="Checkpointer: unset = SQLite file in data_dir; `postgresql://...` for deployments."
     )
     checkpoint_pool_size: int = Field(
-        20, ge=1, description="Postgres checkpointer: most connections in the pool (psycopg_pool) per process."
+        10, ge=1, description="Postgres checkpointer: connections in the pool (psycopg_pool) per process."
+    )
+    checkpoint_durability: Literal["async", "sync", "exit"] = Field(
+        "async", description="When a run writes checkpoints: `async` (after each step, in the background), `sync` "
+        "(after each step, waited for), `exit` (once, when the run ends: a third of the database work; a crash "
+        "mid-run loses only that turn)."
     )
 
 

@@ -2,14 +2,14 @@
 
     python bench/api_load.py                       # 100 runs, 50 at a time, 0.1 s per LLM call
     python bench/api_load.py --runs 200 --concurrency 50 --latency 0.2 --json bench/results/api_load.json
-    python bench/api_load.py --modes sse-memory,sse-postgres   # the Postgres checkpointer against memory
+    python bench/api_load.py --modes sse-memory,sse-postgres --durability exit   # Postgres against memory
 
 Everything but the LLM is real: the AgentService and its LangGraph graph with the SQLite checkpointer, the
 FastAPI app under uvicorn (in a subprocess, so that client and server do not share an interpreter), the SSE
 stream read by httpx, and the OpenAI-compatible endpoint read by the ``openai`` client. The knowledge base is a
 small in-memory one (retrieval cost is not what this measures) and there are no MCP tools. ``sse-postgres``
-starts a real PostgreSQL server (Debian's binaries, as the tests do) and serves the same SSE runs with the
-Postgres checkpointer (psycopg_pool), next to ``sse-memory`` (the in-memory checkpointer) in the same run.
+starts a real PostgreSQL server (Debian's binaries, as the tests do) for the Postgres checkpointer
+(psycopg_pool), measured next to ``sse-memory`` (the in-memory checkpointer) in the same run.
 
 The same runs are first made in-process (``AgentService.stream`` consumed directly, no HTTP): that is the
 baseline, and the difference is what the HTTP layer costs. Reported per mode: runs, errors, wall time,
@@ -89,26 +89,24 @@ def summarize(mode: str, samples: list[Sample], wall: float, timed_out: bool, ex
     ttfts = [s.ttft_s for s in ok if s.ttft_s is not None]
     errors = [s.error or "error" for s in samples if not s.ok] + ["timeout"] * (expected - len(samples))
     return ModeResult(
-        mode=mode, runs=len(samples), errors=len(errors), wall_s=wall,
-        throughput=len(ok) / wall if wall else 0.0,
+        mode=mode, runs=len(samples), errors=len(errors), wall_s=wall, throughput=len(ok) / wall if wall else 0.0,
         p50_s=percentile([s.latency_s for s in ok], 0.5), p95_s=percentile([s.latency_s for s in ok], 0.95),
         ttft_p50_s=percentile(ttfts, 0.5) if ttfts else None, ttft_p95_s=percentile(ttfts, 0.95) if ttfts else None,
-        error_examples=sorted(set(errors))[:5], timed_out=timed_out,
-    )
+        error_examples=sorted(set(errors))[:5], timed_out=timed_out)
 
 
 # -- the service under test -----------------------------------------------------------------------------------
 
 
 def build_service(data_dir: Path, latency: float, tokens: int, token_delay: float, checkpointer: str = "sqlite",
-                  checkpoint_url: str | None = None):
+                  checkpoint_url: str | None = None, durability: str = "async"):
     from agent.runner import AgentService
     from agent.settings import AgentSettings, APISettings, Settings
     from tests.api.helpers import FixedLatencyChatModel, MemoryKB
 
     settings = Settings(data_dir=data_dir, api=APISettings(api_key=API_KEY, max_concurrent_runs=1000),
                         agent=AgentSettings(checkpoint_url="memory:" if checkpointer == "memory" else checkpoint_url,
-                                            checkpoint_pool_size=20))
+                                            checkpoint_pool_size=10, checkpoint_durability=durability))
     answer = " ".join(["Rep nicks the origin and unwinds DNA [P1]."] * max(1, tokens // 8))
     words = answer.split(" ")[:tokens]
     model = FixedLatencyChatModel(latency_s=latency, token_delay_s=token_delay, answer=" ".join(words))
@@ -122,7 +120,7 @@ def serve(args: argparse.Namespace) -> None:
     from agent.api import create_app
 
     settings, service = build_service(Path(args.data_dir), args.latency, args.tokens, args.token_delay,
-                                      args.checkpointer, args.checkpoint_url)
+                                      args.checkpointer, args.checkpoint_url, args.durability)
     app = create_app(settings, service=service, close_service=True)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", backlog=2048)
 
@@ -148,7 +146,8 @@ async def measured(args: argparse.Namespace, one, cpu_pid: int | None) -> tuple[
 
 
 async def in_process(args: argparse.Namespace, data_dir: Path) -> tuple[list[Sample], float, float | None]:
-    _settings, service = build_service(data_dir, args.latency, args.tokens, args.token_delay, args.checkpointer)
+    _settings, service = build_service(data_dir, args.latency, args.tokens, args.token_delay, args.checkpointer,
+                                       durability=args.durability)
     await service.start()
 
     async def one(i: int) -> Sample:
@@ -237,9 +236,7 @@ async def http_openai(args: argparse.Namespace, base_url: str,
 
 def start_server(args: argparse.Namespace, data_dir: Path, checkpointer: str,
                  checkpoint_url: str | None = None) -> tuple[subprocess.Popen, str, Path]:
-    import socket
-
-    import httpx
+    import socket, httpx  # noqa: E401
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -247,7 +244,8 @@ def start_server(args: argparse.Namespace, data_dir: Path, checkpointer: str,
     log = data_dir / "server.log"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--port", str(port), "--data-dir", str(data_dir),
            "--latency", str(args.latency), "--tokens", str(args.tokens), "--token-delay", str(args.token_delay),
-           "--checkpointer", checkpointer, *(["--checkpoint-url", checkpoint_url] if checkpoint_url else [])]
+           "--checkpointer", checkpointer, "--durability", args.durability,
+           *(["--checkpoint-url", checkpoint_url] if checkpoint_url else [])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, cwd=str(data_dir))
     url = f"http://127.0.0.1:{port}"
@@ -274,8 +272,8 @@ def http_runs(args: argparse.Namespace, data_dir: Path, checkpointer: str, http_
 
         pg = PostgresServer(postgres_bindir()).start()
         url = pg.new_database()
-    suffix = f" ({checkpointer} checkpointer)" if checkpointer != args.checkpointer or "sse-memory" in args.modes else ""
-    out: list[ModeResult] = []
+    labelled = checkpointer != args.checkpointer or "sse-memory" in args.modes
+    suffix, out = (f" ({checkpointer} checkpointer)" if labelled else ""), []
     try:
         proc, base_url, log = start_server(args, data_dir, checkpointer, url)
         try:
@@ -304,7 +302,8 @@ def fmt(v: float | None) -> str:
 
 def print_table(results: list[ModeResult], args: argparse.Namespace) -> None:
     print(f"\n{args.runs} streaming runs per mode, {args.concurrency} concurrent; fake LLM: {args.latency:g} s per call, "
-          f"answer {args.tokens} tokens {args.token_delay * 1000:g} ms apart; {args.checkpointer} checkpointer; "
+          f"answer {args.tokens} tokens {args.token_delay * 1000:g} ms apart; {args.checkpointer} checkpointer, "
+          f"durability {args.durability}; "
           f"Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs\n")
     head = ["mode", "runs", "errors", "wall s", "runs/s", "p50 s", "p95 s", "TTFT p50", "TTFT p95", "server CPU ms/run"]
@@ -350,6 +349,7 @@ async def run_mode(name: str, coro, args: argparse.Namespace) -> ModeResult:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=100, help="runs per mode (default 100)")
     p.add_argument("--concurrency", type=int, default=50, help="runs in flight at once (default 50)")
@@ -361,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="checkpointer of the inprocess, sse and openai modes (default sqlite)")
     p.add_argument("--modes", default="inprocess,sse,openai",
                    help="comma-separated: inprocess, sse, openai, sse-memory, sse-postgres")
+    p.add_argument("--durability", choices=["async", "sync", "exit"], default="async",
+                   help="BIOAGENT_AGENT__CHECKPOINT_DURABILITY of every mode (default async)")
     p.add_argument("--checkpoint-url", help=argparse.SUPPRESS)
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -372,7 +374,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.runs < 1 or args.concurrency < 1:
         p.error("--runs and --concurrency must be positive")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     results: list[ModeResult] = []
     with tempfile.TemporaryDirectory(prefix="bioagent-api-load-") as tmp:
