@@ -43,7 +43,8 @@ async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> Any:
                 "installed: pip install 'bioagent[postgres]' (or unset the URL to use the SQLite file)."
             ) from exc
         conn = url.replace("postgresql+psycopg://", "postgresql://")
-        pool = AsyncConnectionPool(conn, min_size=1, max_size=settings.agent.checkpoint_pool_size, open=False,
+        size = settings.agent.checkpoint_pool_size  # opened up front: no connection set-up in a burst of runs
+        pool = AsyncConnectionPool(conn, min_size=size, max_size=size, open=False,
                                    kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
         try:
             await pool.open(wait=True, timeout=30)

@@ -175,7 +175,8 @@ class AgentService:
         timed_out = False
         limit = self.settings.agent.time_limit_s
         agen = self._graph.astream({"messages": [HumanMessage(content=message)]}, config, context=ctx,
-                                   stream_mode=["updates", "messages", "custom"], durability=DURABILITY)
+                                   stream_mode=["updates", "messages", "custom"],
+                                   durability=self.settings.agent.checkpoint_durability or DURABILITY)
         try:
             async with asyncio.timeout(limit):
                 async for mode, payload in agen:

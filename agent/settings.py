@@ -163,7 +163,12 @@ class AgentSettings(BaseModel):
         None, description="Checkpointer: unset = SQLite file in data_dir; `postgresql://...` for deployments."
     )
     checkpoint_pool_size: int = Field(
-        20, ge=1, description="Postgres checkpointer: most connections in the pool (psycopg_pool) per process."
+        10, ge=1, description="Postgres checkpointer: connections in the pool (psycopg_pool) per process."
+    )
+    checkpoint_durability: Literal["async", "sync", "exit"] = Field(
+        "async", description="When a run writes checkpoints: `async` (after each step, in the background), `sync` "
+        "(after each step, waited for), `exit` (once, when the run ends: a third of the database work; a crash "
+        "mid-run loses only that turn)."
     )
 
 
@@ -188,7 +193,10 @@ class APISettings(BaseModel):
     metrics_port: int | None = Field(
         None, ge=1, le=65535, description="Also serve `/metrics` without auth on this port (pod-internal scrapes)."
     )
-    users_db: str | None = Field(None, description="SQLite file of users, keys and thread owners (unset: data_dir/users.sqlite).")
+    users_db: str | None = Field(
+        None, description="Users, key hashes and thread owners: a SQLite path or `postgresql://` URL (unset: the "
+        "checkpointer's Postgres database if it is one, else data_dir/users.sqlite)."
+    )
     max_concurrent_jobs: int = Field(2, ge=1, description="Ingest jobs parsing/embedding at once; more wait queued.")
     max_queued_jobs: int = Field(16, ge=0, description="Ingest jobs waiting; beyond it `POST /v1/ingest` gets 429.")
     parse_timeout_s: float = Field(120.0, gt=0, description="Time limit to parse one uploaded file (killed after it).")

@@ -206,11 +206,15 @@ class AccountStore:
         return rows[0][0] if rows else None
 
     def claim_thread(self, thread_id: str, owner: str, title: str) -> bool:
-        """Record ``owner`` as the thread's owner if it has none; True when the thread is (now) theirs."""
+        """One statement: record ``owner`` as the thread's owner if it has none, or mark it used if it is
+        theirs; True when the thread is (now) theirs, False when it is someone else's."""
         now = time.time()
-        self._q("INSERT INTO bioagent_threads(thread_id, owner, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (thread_id) DO NOTHING", (thread_id, owner, " ".join(title.split())[:120], now, now))
-        return self.thread_owner(thread_id) == owner
+        rows = self._q(
+            "INSERT INTO bioagent_threads(thread_id, owner, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (thread_id) DO UPDATE SET updated_at = excluded.updated_at "
+            "WHERE bioagent_threads.owner = excluded.owner RETURNING owner",
+            (thread_id, owner, " ".join(title.split())[:120], now, now))
+        return bool(rows)
 
     def touch_thread(self, thread_id: str) -> None:
         self._q("UPDATE bioagent_threads SET updated_at = ? WHERE thread_id = ?", (time.time(), thread_id))

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.api.schemas import MESSAGE_MAX_CHARS
+from agent.api.schemas import MESSAGE_MAX_CHARS, _not_blank
 from agent.events import RunResult
 from agent.kb.models import SearchFilters
 
@@ -68,12 +68,7 @@ class SearchRequest(BaseModel):
     k: int = Field(6, ge=1, le=50)
     filters: SearchFilters | None = None
 
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must not be empty or only whitespace")
-        return v
+    _blank = field_validator("query")(_not_blank)
 
 
 class SearchHit(BaseModel):
@@ -154,12 +149,7 @@ class _Sequence(BaseModel):
 
     sequence: str = Field(..., min_length=1, max_length=MESSAGE_MAX_CHARS, description="Protein or DNA, raw or FASTA/GenBank.")
 
-    @field_validator("sequence")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("must not be empty or only whitespace")
-        return v
+    _blank = field_validator("sequence")(_not_blank)
 
 
 class AnalyzeRequest(_Sequence):

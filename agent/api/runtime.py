@@ -215,18 +215,14 @@ class ApiContext:
     async def thread_for(self, user: User, thread_id: str | None, message: str) -> str:
         """The thread a run of ``user`` goes to: a new one, or one of theirs. Someone else's is a 404, as is a
         thread from before users existed (no owner but history) for a non-admin."""
-        if thread_id is None:
+        accounts = self.accounts  # its calls may wait on a database server: off the event loop
+        if thread_id is None:  # a new id: nobody else can have it
             thread_id = uuid.uuid4().hex
-        owner = self.accounts.thread_owner(thread_id)
-        if owner is None:
-            if not user.is_admin and await self.service.history(thread_id):
+        elif not user.is_admin and await asyncio.to_thread(accounts.thread_owner, thread_id) is None:
+            if await self.service.history(thread_id):
                 raise not_found("thread", thread_id)
-            if not self.accounts.claim_thread(thread_id, user.name, message):
-                raise not_found("thread", thread_id)
-        elif owner != user.name:
+        if not await asyncio.to_thread(accounts.claim_thread, thread_id, user.name, message):
             raise not_found("thread", thread_id)
-        else:
-            self.accounts.touch_thread(thread_id)
         return thread_id
 
     def run_options(self, user: User, overrides: RunOverrides | None) -> tuple[RunOverrides | None, Any]:

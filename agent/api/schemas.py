@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.events import RunOverrides
-from agent.kb.models import IngestReport
 
 THREAD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 ThreadId = Annotated[
@@ -58,33 +57,9 @@ class ThreadResponse(BaseModel):
     messages: list[ThreadMessage]
 
 
-class ReportRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"sequence": ">rep\nMPSKKNGRSGPQPHKRWVFTLNNPSEDE", "lang": "en"}]},
-    )
-
-    sequence: str = Field(
-        ..., min_length=1, max_length=MESSAGE_MAX_CHARS, description="A protein or DNA sequence, raw or FASTA."
-    )
-    lang: Literal["en", "zh"] = Field("en", description="Report language.")
-
-    _blank = field_validator("sequence")(_not_blank)
-
-
 class ReportResponse(BaseModel):
     markdown: str
     data: dict[str, Any] = Field(default_factory=dict, description="The figures' data and the structured findings.")
-
-
-class IngestedFile(BaseModel):
-    filename: str
-    bytes: int
-
-
-class IngestResponse(BaseModel):
-    files: list[IngestedFile]
-    report: IngestReport
 
 
 class HealthResponse(BaseModel):

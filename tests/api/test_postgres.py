@@ -4,6 +4,7 @@ the users survive an API restart, and a second replica with nothing on its local
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from agent.api.accounts import AccountStore
 from agent.settings import AgentSettings
@@ -11,11 +12,12 @@ from tests.api.conftest import api_settings, real_service
 from tests.api.helpers import AUTH, FixedLatencyChatModel, LiveServer
 
 
-def _app(data_dir, postgres_url):
+def _app(data_dir, postgres_url, durability: str = "async"):
     from agent.api import create_app
 
     settings = api_settings(data_dir)
-    settings.agent = AgentSettings(checkpoint_url=postgres_url, checkpoint_pool_size=4)
+    settings.agent = AgentSettings(checkpoint_url=postgres_url, checkpoint_pool_size=4,
+                                   checkpoint_durability=durability)
     service = real_service(settings, FixedLatencyChatModel())
     return create_app(settings, service=service, close_service=True)
 
@@ -55,14 +57,19 @@ def test_threads_survive_a_restart_on_postgres(tmp_path, postgres_url):
         assert ready["status"] != "not_ready" and "checkpointer" not in ready["failing"], ready
 
 
-def test_concurrent_runs_share_the_pool(tmp_path, postgres_url):
+@pytest.mark.parametrize("durability", ["async", "exit"])
+def test_concurrent_runs_share_the_pool(tmp_path, postgres_url, durability):
     import concurrent.futures
 
-    with LiveServer(_app(tmp_path / "d", postgres_url)) as server:
+    with LiveServer(_app(tmp_path / "d", postgres_url, durability)) as server:
         def one(i: int) -> int:
             return httpx.post(f"{server.url}/v1/runs", headers=AUTH, timeout=120,
                               json={"message": f"What does Rep do? ({i})", "thread_id": f"c-{i}"}).status_code
 
         with concurrent.futures.ThreadPoolExecutor(12) as pool:
             codes = list(pool.map(one, range(12)))
-    assert codes == [200] * 12
+            codes += list(pool.map(one, range(12)))  # a second turn in each thread
+        assert codes == [200] * 24
+        for i in (0, 11):
+            history = httpx.get(f"{server.url}/v1/threads/c-{i}", headers=AUTH).json()["messages"]
+            assert [m["content"] for m in history if m["role"] == "user"] == [f"What does Rep do? ({i})"] * 2

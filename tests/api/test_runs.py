@@ -106,3 +106,22 @@ def test_ingest_jobs_are_capped(make_server):
     assert first.status_code == 202
     second = httpx.post(f"{server.url}/v1/ingest", files=files, headers=AUTH)
     assert second.status_code == 429 and second.json()["error"]["code"] == "too_many_jobs", second.text
+
+
+def test_graceful_shutdown_lets_running_answers_finish(data_dir, kb):
+    """On shutdown a background run gets shutdown_grace_s to finish; past it, it is cancelled."""
+    from agent.api import create_app
+    from tests.api.conftest import api_settings, real_service
+    from tests.api.helpers import LiveServer
+
+    for grace, expected in ((20.0, "done"), (0.2, "cancelled")):
+        settings = api_settings(data_dir / str(grace), shutdown_grace_s=grace)
+        model = FixedLatencyChatModel(latency_s=0.5)
+        app = create_app(settings, service=real_service(settings, model, kb=kb), close_service=True)
+        server = LiveServer(app).__enter__()
+        run_id = httpx.post(f"{server.url}/v1/runs", headers=AUTH,
+                            json={"message": "What does Rep do?", "background": True}).json()["run_id"]
+        time.sleep(0.3)
+        server.__exit__(None, None, None)  # SIGTERM-like: stop serving, then the app's shutdown
+        record = app.state.ctx.runs.runs[run_id]
+        assert record.status == expected, (grace, record.status)
