@@ -141,6 +141,8 @@ def test_nanovirus_and_alphasatellite_rep(acc, nona, start):
                         "NC_023881.1": "satellite replication initiator protein 1"}[acc]).split("..")
     assert (rep["start"], rep["end"], rep["strand"]) == (int(a) - 1, int(b), 1)
     assert (rec["origin"]["nonanucleotide"], rec["origin"]["start"]) == (nona, start)
+    if acc == "NC_023881.1":  # NCBI: stem_loop join(983..1001,1..12), nonanucleotide join(995..1001,1..2)
+        assert rec["origin"]["stem_loop"] == [982, 12] and rec["origin"]["nick_after"] == 1000
     if BACKEND == "rep_call":
         assert rec["family"]["name"] == {"NC_010319.1": "Nanoviridae", "NC_023881.1": "Alphasatellitidae"}[acc]
 

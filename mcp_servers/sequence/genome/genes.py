@@ -5,13 +5,15 @@ Coordinates are 0-based, end exclusive, on the + strand; a gene that crosses the
 (W = min(L, 6,000) nt), so a gene that starts before the origin and ends after it is seen whole; genes that start in
 the appended copy are duplicates and are dropped, as are genes cut by either end of the extended sequence.
 
-Why both finders: pyrodigal's models are prokaryotic (RBS, GTG/TTG starts). On the test genomes (NCBI CDS
-annotations in tests/data/sequences/genomes/ncbi_features.tsv) pyrodigal-gv in meta mode found the stop codon of
-every CDS of 100+ codons but chose GTG/TTG or internal starts for several (East African cassava mosaic Cameroon
-virus Rep: a TTG 84 codons upstream, across the origin; its capsid: an internal ATG), while the most upstream
-ATG of the same stop gave the NCBI start for all but one. Eukaryotic CRESS genes start at ATG, so each stop
-codon's gene takes its coordinates from the ATG ORF when there is one (`finder` "pyrodigal-gv+atg"), from
-pyrodigal otherwise ("pyrodigal-gv"); ATG ORFs that pyrodigal did not call are kept too ("orf").
+Why both finders: pyrodigal's models are prokaryotic (RBS, GTG/TTG starts). On the 19 unspliced CDS of 100+ codons
+of the test genomes (NCBI annotations: tests/data/sequences/genomes/ncbi_features.tsv and the PCV2 GenBank record)
+pyrodigal-gv in meta mode (circular wrap as above) found 15 of the stop codons (it missed four ORFs that overlap
+another gene: PCV2 ORF3, two begomovirus TrAP/AC2, the mastrevirus movement protein) and the NCBI start of 9 (GTG/TTG
+or internal ATG starts; East African cassava mosaic Cameroon virus Rep: a TTG 84 codons upstream, across the
+origin), while the most upstream ATG of the same stop gave the NCBI start for 18 of 19 (the exception: a begomovirus
+capsid that NCBI starts at the second ATG, 10 codons down). Eukaryotic CRESS genes start at ATG, so each stop
+codon's gene takes its coordinates from the ATG ORF when there is one (`finder` "pyrodigal-gv+atg"), from pyrodigal
+otherwise ("pyrodigal-gv"); ATG ORFs that pyrodigal did not call are kept too ("orf").
 """
 
 from __future__ import annotations
