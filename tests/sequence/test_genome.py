@@ -194,6 +194,18 @@ def test_linear_option_and_multi_record():
     assert res["records"][0]["origin"] is None
 
 
+def test_contig_fragment_is_linear_with_a_truncated_rep():
+    seq = _seq("NC_005148.1.fna")
+    rec = _one(f">contig\n{seq[300:1500]}\n")
+    # 1200 nt: segment/satellite size, but no nonanucleotide stem-loop, so not taken as a closed circle
+    assert rec["topology"] == "linear" and "none found" in rec["topology_reason"]
+    (rep,) = _role(rec, "rep")
+    assert rep["start"] <= 2 and rep["end"] == 995 - 300 and rep["start_codon"] == "Edge"
+    assert any("runs into the end" in n for n in rep["notes"])
+    # nanovirus/satellite-sized complete molecules carry the stem-loop and stay circular
+    assert _one(_text("NC_023881.1.fna"))["topology"] == "circular"
+
+
 def test_bad_input_errors():
     with pytest.raises(InputError, match="protein sequences"):
         annotate_genome(">p\nMPSKKNGRSGPQPHKRWVFTLNNPSEDERKKIRELPISLFDYFIVGEEGNEEGRTPHLQGFANFVKKQ\n")

@@ -119,7 +119,9 @@ def _pyrodigal_genes(seq: str, circular: bool, keep_partial: bool = False) -> li
 
 
 def _orf_genes(seq: str, circular: bool, min_aa: int) -> list[Gene]:
-    """Most-upstream-ATG ORFs that end at a stop codon, both strands, circular wrap as in the module docstring."""
+    """Most-upstream-ATG ORFs that end at a stop codon, both strands, circular wrap as in the module docstring. On a
+    linear sequence, reading frames that are open at an end are kept as partial genes running into it (a gene of a
+    contig fragment): from the edge when no stop lies upstream, to the edge when none lies downstream."""
     ext = _extended(seq, circular)
     n, m = len(seq), len(ext)
     rc = str(Seq(ext).reverse_complement())
@@ -130,13 +132,19 @@ def _orf_genes(seq: str, circular: bool, min_aa: int) -> list[Gene]:
             pos = 0
             for piece in prot.split("*"):
                 stop_at = pos + len(piece)
-                first_m = piece.find("M")
-                if stop_at < len(prot) and first_m >= 0 and len(piece) - first_m >= min_aa:
-                    a = frame + 3 * (pos + first_m)
-                    b = frame + 3 * stop_at + 3  # includes the stop codon
+                has_stop = stop_at < len(prot)
+                open5 = not circular and pos == 0  # no stop upstream: the gene may start before the contig
+                first = 0 if open5 else piece.find("M")
+                if first >= 0 and len(piece) - first >= min_aa and (has_stop or not circular):
+                    a = frame + 3 * (pos + first)
+                    b = frame + 3 * stop_at + (3 if has_stop else 0)
                     span = _map(*((a, b) if strand == 1 else (m - b, m - a)), n, circular)
                     if span is not None:
-                        out.append(Gene(span[0], span[1], strand, piece[first_m:], "orf"))
+                        gene = Gene(span[0], span[1], strand, piece[first:], "orf",
+                                    start_codon="Edge" if open5 else "ATG")
+                        if open5 or not has_stop:
+                            gene.notes.append("partial: runs into the end of the contig")
+                        out.append(gene)
                 pos = stop_at + 1
     return _longest_per_stop(out, n)
 
