@@ -23,7 +23,9 @@ async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> Any:
     - unset: ``AsyncSqliteSaver`` on ``data_dir/checkpoints.sqlite``;
     - ``sqlite:///path`` or a path ending in ``.sqlite``/``.db``: that SQLite file;
     - ``memory:``: in memory (tests, benchmarks);
-    - ``postgresql://...``: ``AsyncPostgresSaver`` (extra ``bioagent[postgres]``).
+    - ``postgresql://...``: ``AsyncPostgresSaver`` on a psycopg_pool ``AsyncConnectionPool`` (at most
+      ``checkpoint_pool_size`` connections; extra ``bioagent[postgres]``), so that concurrent runs do not queue
+      behind one connection.
     """
     url = settings.agent.checkpoint_url
     if url in ("memory", "memory:", ":memory:"):
@@ -33,17 +35,25 @@ async def open_checkpointer(settings: Settings, stack: AsyncExitStack) -> Any:
     if url and url.startswith(("postgres://", "postgresql://", "postgresql+psycopg://")):
         try:
             from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+            from psycopg.rows import dict_row
+            from psycopg_pool import AsyncConnectionPool
         except ImportError as exc:
             raise CheckpointerUnavailable(
                 "BIOAGENT_AGENT__CHECKPOINT_URL is a Postgres URL but langgraph-checkpoint-postgres is not "
                 "installed: pip install 'bioagent[postgres]' (or unset the URL to use the SQLite file)."
             ) from exc
         conn = url.replace("postgresql+psycopg://", "postgresql://")
+        size = settings.agent.checkpoint_pool_size  # opened up front: no connection set-up in a burst of runs
+        pool = AsyncConnectionPool(conn, min_size=size, max_size=size, open=False,
+                                   kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
         try:
-            saver = await stack.enter_async_context(AsyncPostgresSaver.from_conn_string(conn))
+            await pool.open(wait=True, timeout=30)
+            saver = AsyncPostgresSaver(pool)
             await saver.setup()
         except Exception as exc:  # noqa: BLE001
+            await pool.close()
             raise CheckpointerUnavailable(f"cannot open the Postgres checkpointer at {_redact(url)}: {exc}") from exc
+        stack.push_async_callback(pool.close)
         return saver
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 

@@ -1,4 +1,6 @@
-"""Report mode: a protein sequence in, a structured Markdown report out (English or Chinese).
+"""Report mode: a protein sequence or a nucleotide genome/contig in, a structured Markdown report out (English or
+Chinese). Nucleotide input (raw, FASTA or GenBank) first goes through ``annotate_genome``; its Rep (else its longest
+ORF) is the protein analysed below, and the report gains a genome section (agent/report_genome.py).
 
 The pipeline is deterministic, so the report is reproducible and every number in it comes from a tool:
 Rep annotation (``annotate_rep``), physico-chemical properties (``properties``) and the ESM-2 mutational scan
@@ -13,7 +15,7 @@ import asyncio
 import time
 from typing import Any, Literal
 
-from agent import guards
+from agent import guards, report_genome
 from agent.citations import is_reference_section
 from agent.tools import execute_tool_call
 
@@ -106,12 +108,22 @@ def _positions(items: Any, n: int = 10) -> list[dict]:
 
 async def build_report(sequence_text: str, lang: Literal["en", "zh"] = "en", *, tools: list, knowledge_base: Any,
                        settings: Any, tool_status: dict | None = None, k: int = 5) -> dict:
-    """Run the report pipeline; returns {"markdown": str, "data": {...}}. Raises ValueError without a protein."""
+    """Run the report pipeline; returns {"markdown": str, "data": {...}}. Raises ValueError without a protein or a
+    nucleotide sequence that can be annotated."""
     if lang not in ("en", "zh"):
         raise ValueError("lang must be 'en' or 'zh'")
     start = time.perf_counter()
+    tool_map = {t.name: t for t in tools}
+    status = tool_status or {}
+    timeout = float(getattr(getattr(settings, "agent", None), "time_limit_s", 300.0))
     seqs, _rest = guards.extract_sequences(sequence_text if sequence_text.lstrip().startswith(">")
                                            else sequence_text.strip())
+    genome = genome_r = None
+    if report_genome.is_nucleotide_input(sequence_text, seqs):
+        detail = (status.get("sequence") or {}).get("detail") or "the sequence MCP server is not available"
+        genome_r, genome, protein = await report_genome.annotate_input(
+            sequence_text, tool_map.get("annotate_genome"), timeout, detail)
+        seqs = [protein]
     if not seqs:
         # a bare sequence shorter than the chat guard's minimum is still a sequence here
         lines = [ln.strip() for ln in sequence_text.strip().splitlines() if ln.strip()]
@@ -126,9 +138,6 @@ async def build_report(sequence_text: str, lang: Literal["en", "zh"] = "en", *, 
         raise ValueError("no protein sequence found in the input (give FASTA or a raw amino-acid sequence)")
     rec = proteins[0]
     seq = rec["sequence"]
-    tool_map = {t.name: t for t in tools}
-    status = tool_status or {}
-    timeout = float(getattr(getattr(settings, "agent", None), "time_limit_s", 300.0))
 
     async def call(role: str, extra: dict | None = None) -> dict:
         name = guards.find_tool(tool_map, role) or role
@@ -159,6 +168,7 @@ async def build_report(sequence_text: str, lang: Literal["en", "zh"] = "en", *, 
         words = [w for w in guards.keywords(rec["header"]) if not any(c.isdigit() for c in w)][:6]
         if words:
             queries.append(" ".join(words))
+    queries += report_genome.queries(genome)
     queries.append("ESM-2 protein language model mutation effect prediction")
     passages: list[dict] = []
     errors: list[str] = []
@@ -189,13 +199,15 @@ async def build_report(sequence_text: str, lang: Literal["en", "zh"] = "en", *, 
     data = {
         "language": lang,
         "sequence": {"id": rec["id"], "header": (rec.get("header") or "").split(" | ")[0].strip(), "length": len(seq),
-                     "sequence": seq},
+                     "sequence": seq, **({k: rec[k] for k in ("parent", "location", "is_rep")} if genome else {})},
+        "genome": genome,
         "annotation": annotation,
         "properties": properties,
         "scan": _scan_summary(scan),
         "passages": [{"ref": f"P{i}", **p} for i, p in enumerate(passages, start=1)],
         "queries": queries,
-        "tool_results": [annotation_r, properties_r, {**scan_r, "content": _scan_summary(scan)}],
+        "tool_results": ([genome_r] if genome_r else []) + [annotation_r, properties_r,
+                                                            {**scan_r, "content": _scan_summary(scan)}],
         "figures": figures,
         "errors": errors,
         "duration_ms": round((time.perf_counter() - start) * 1000, 2),
@@ -253,6 +265,7 @@ def render_markdown(data: dict, lang: str) -> str:
     lines += [f"## 1. {_t('input', lang)}", "",
               f"- {_t('id', lang)}: `{s['id']}`" + (f" ({s['header']})" if s.get("header") else ""),
               f"- {_t('length', lang)}: {s['length']} aa", ""]
+    lines += report_genome.render(data.get("genome"), data.get("sequence"), lang)
 
     lines += [f"## 2. {_t('annotation', lang)}", ""]
     ann = data.get("annotation")
@@ -336,5 +349,6 @@ def render_markdown(data: dict, lang: str) -> str:
     lines += [f"## 6. {_t('figures', lang)}", "", _t("figures_note", lang), ""]
     if data.get("errors"):
         lines += [f"## 7. {_t('limits', lang)}", ""] + [f"- {e}" for e in data["errors"]] + [""]
-    lines.append("[T1] annotate_rep, [T2] properties, [T3] mutational_scan (bioagent sequence MCP server).")
+    lines.append(("[T0] annotate_genome, " if data.get("genome") else "")
+                 + "[T1] annotate_rep, [T2] properties, [T3] mutational_scan (bioagent sequence MCP server).")
     return "\n".join(lines).rstrip() + "\n"

@@ -46,6 +46,7 @@ __all__ = ["AgentService", "CheckpointerUnavailable"]
 
 RECURSION_LIMIT = 80
 DURABILITY = "async"
+MODEL_CACHE_SIZE = 8  # chat models kept per (temperature, top_p, max_tokens)
 
 
 def _apply_overrides(model: BaseChatModel, overrides: RunOverrides) -> BaseChatModel:
@@ -119,13 +120,17 @@ class AgentService:
         if self._chat_model is not None:
             return _apply_overrides(self._chat_model, overrides)
         key = (overrides.temperature, overrides.top_p, overrides.max_tokens)
-        model = self._models.get(key)
-        if model is None:
+        model = self._models.pop(key, None)
+        if model is not None:
+            self._models[key] = model  # most recently used last
+        else:
             from agent.llm import chat_model
 
             # chat_model checks the endpoint (and starts the embedded server) and may block: not on the loop.
             model = await asyncio.to_thread(chat_model, self.settings, overrides)
             self._models[key] = model
+            while len(self._models) > MODEL_CACHE_SIZE:  # least recently used first
+                self._models.pop(next(iter(self._models)))
         # Not re-probed per run: a busy single-slot server (llama.cpp) would fail the probe while it works
         # for another run, and an endpoint that dies mid-run only costs fallbacks, never the run.
         return model
@@ -141,16 +146,18 @@ class AgentService:
 
     # ------------------------------------------------------------------------------------------------- runs
     async def run(self, message: str, thread_id: str | None = None,
-                  overrides: RunOverrides | None = None) -> RunResult:
+                  overrides: RunOverrides | None = None, scope: Any = None) -> RunResult:
         result: RunResult | None = None
-        async for event in self.stream(message, thread_id, overrides):
+        async for event in self.stream(message, thread_id, overrides, scope=scope):
             if event.type == "done":
                 result = RunResult.model_validate(event.data)
         assert result is not None
         return result
 
     async def stream(self, message: str, thread_id: str | None = None,
-                     overrides: RunOverrides | None = None) -> AsyncIterator[TraceEvent]:
+                     overrides: RunOverrides | None = None, scope: Any = None) -> AsyncIterator[TraceEvent]:
+        """``scope``: optional callable wrapping the knowledge base for this run (the API restricts a user's run
+        to their documents plus the shared library with ``agent.kb.scope.scope_for``)."""
         overrides = overrides or RunOverrides()
         thread_id = thread_id or uuid.uuid4().hex
         if not isinstance(message, str) or not message.strip():
@@ -159,6 +166,8 @@ class AgentService:
         model = await self._model_for(overrides)  # first: no endpoint -> LLMUnavailable before anything starts
         await self._ensure()
         ctx = self._context(model, overrides)
+        if scope is not None:
+            ctx.knowledge_base = scope(await self._knowledge_base())
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
         trace: list[TraceEvent] = []
         latest: dict[str, Any] = {}
@@ -166,7 +175,8 @@ class AgentService:
         timed_out = False
         limit = self.settings.agent.time_limit_s
         agen = self._graph.astream({"messages": [HumanMessage(content=message)]}, config, context=ctx,
-                                   stream_mode=["updates", "messages", "custom"], durability=DURABILITY)
+                                   stream_mode=["updates", "messages", "custom"],
+                                   durability=self.settings.agent.checkpoint_durability or DURABILITY)
         try:
             async with asyncio.timeout(limit):
                 async for mode, payload in agen:
@@ -194,7 +204,7 @@ class AgentService:
             timed_out = True
         finally:
             await agen.aclose()
-            if self._kb is None and ctx.knowledge_base is not None:
+            if self._kb is None and ctx.knowledge_base is not None and scope is None:
                 self._kb = ctx.knowledge_base
 
         if timed_out:
@@ -270,16 +280,20 @@ class AgentService:
         return out
 
     # ----------------------------------------------------------------------------------------------- report
-    async def report(self, sequence_text: str, lang: Literal["en", "zh"] = "en") -> dict:
+    async def report(self, sequence_text: str, lang: Literal["en", "zh"] = "en", scope: Any = None,
+                     scan: bool = True, literature: bool = True) -> dict:
         from agent.report import build_report
 
         await self._ensure()
         kb = None
         try:
-            kb = await self._knowledge_base()
+            kb = await self._knowledge_base() if literature else None
         except Exception as exc:  # noqa: BLE001 - the report says the library was unavailable
             log.warning("knowledge base unavailable for the report: %s", exc)
-        return await build_report(sequence_text, lang, tools=self.tools(), knowledge_base=kb,
+        if kb is not None and scope is not None:
+            kb = scope(kb)
+        tools = [t for t in self.tools() if scan or t.name != "mutational_scan"]
+        return await build_report(sequence_text, lang, tools=tools, knowledge_base=kb,
                                   settings=self.settings, tool_status=self.tool_status())
 
     # -------------------------------------------------------------------------------------------- readiness

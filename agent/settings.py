@@ -116,7 +116,7 @@ class SequenceSettings(BaseModel):
     esm_device: str | None = Field(None, description="torch device for ESM (unset: cuda if available).")
     max_residues: int = Field(5000, ge=10, description="Longest protein accepted (residues).")
     scan_batch_size: int | None = Field(None, ge=1, description="Masked copies per forward pass (unset: per device).")
-    window: int = Field(1022, ge=16, description="ESM context window (residues) for long sequences.")
+    window: int = Field(1022, ge=16, le=1022, description="ESM context window (residues) for long sequences.")
     scan_cache: bool = Field(True, description="Cache scans by (model, sequence hash, strategy) in data_dir/cache.")
     gpu_tf32: bool = Field(False, description="Allow TF32 matmuls on GPU: ~3x faster 650M scans, scores differ ~0.1.")
 
@@ -172,6 +172,14 @@ class AgentSettings(BaseModel):
     checkpoint_url: str | None = Field(
         None, description="Checkpointer: unset = SQLite file in data_dir; `postgresql://...` for deployments."
     )
+    checkpoint_pool_size: int = Field(
+        10, ge=1, description="Postgres checkpointer: connections in the pool (psycopg_pool) per process."
+    )
+    checkpoint_durability: Literal["async", "sync", "exit"] = Field(
+        "async", description="When a run writes checkpoints: `async` (after each step, in the background), `sync` "
+        "(after each step, waited for), `exit` (once, when the run ends: a third of the database work; a crash "
+        "mid-run loses only that turn)."
+    )
 
 
 class APISettings(BaseModel):
@@ -189,6 +197,24 @@ class APISettings(BaseModel):
     max_concurrent_runs: int = Field(128, ge=1, description="Runs in flight at once; beyond it requests get 429.")
     metrics_public: bool = Field(False, description="Serve `/metrics` without the API key (private scrape network).")
     readiness_timeout_s: float = Field(10.0, gt=0, description="Time limit of the `/readyz` dependency checks.")
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token that may read `/metrics` (a Prometheus scrape token; the admin key works too)."
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Also serve `/metrics` without auth on this port (pod-internal scrapes)."
+    )
+    users_db: str | None = Field(
+        None, description="Users, key hashes and thread owners: a SQLite path or `postgresql://` URL (unset: the "
+        "checkpointer's Postgres database if it is one, else data_dir/users.sqlite)."
+    )
+    max_concurrent_jobs: int = Field(2, ge=1, description="Ingest jobs parsing/embedding at once; more wait queued.")
+    max_queued_jobs: int = Field(16, ge=0, description="Ingest jobs waiting; beyond it `POST /v1/ingest` gets 429.")
+    parse_timeout_s: float = Field(120.0, gt=0, description="Time limit to parse one uploaded file (killed after it).")
+    run_event_buffer: int = Field(2000, ge=16, description="Events kept per run for SSE resume (`Last-Event-ID`).")
+    run_retention_s: float = Field(900.0, gt=0, description="How long a finished run stays readable by id (seconds).")
+    shutdown_grace_s: float = Field(
+        60.0, ge=0, description="On shutdown, how long running answers may take to finish before they are cancelled."
+    )
 
 
 class UISettings(BaseModel):

@@ -2,11 +2,14 @@
 
     python bench/api_load.py                       # 100 runs, 50 at a time, 0.1 s per LLM call
     python bench/api_load.py --runs 200 --concurrency 50 --latency 0.2 --json bench/results/api_load.json
+    python bench/api_load.py --modes sse-memory,sse-postgres --durability exit   # Postgres against memory
 
 Everything but the LLM is real: the AgentService and its LangGraph graph with the SQLite checkpointer, the
 FastAPI app under uvicorn (in a subprocess, so that client and server do not share an interpreter), the SSE
 stream read by httpx, and the OpenAI-compatible endpoint read by the ``openai`` client. The knowledge base is a
-small in-memory one (retrieval cost is not what this measures) and there are no MCP tools.
+small in-memory one (retrieval cost is not what this measures) and there are no MCP tools. ``sse-postgres``
+starts a real PostgreSQL server (Debian's binaries, as the tests do) for the Postgres checkpointer
+(psycopg_pool), measured next to ``sse-memory`` (the in-memory checkpointer) in the same run.
 
 The same runs are first made in-process (``AgentService.stream`` consumed directly, no HTTP): that is the
 baseline, and the difference is what the HTTP layer costs. Reported per mode: runs, errors, wall time,
@@ -86,24 +89,24 @@ def summarize(mode: str, samples: list[Sample], wall: float, timed_out: bool, ex
     ttfts = [s.ttft_s for s in ok if s.ttft_s is not None]
     errors = [s.error or "error" for s in samples if not s.ok] + ["timeout"] * (expected - len(samples))
     return ModeResult(
-        mode=mode, runs=len(samples), errors=len(errors), wall_s=wall,
-        throughput=len(ok) / wall if wall else 0.0,
+        mode=mode, runs=len(samples), errors=len(errors), wall_s=wall, throughput=len(ok) / wall if wall else 0.0,
         p50_s=percentile([s.latency_s for s in ok], 0.5), p95_s=percentile([s.latency_s for s in ok], 0.95),
         ttft_p50_s=percentile(ttfts, 0.5) if ttfts else None, ttft_p95_s=percentile(ttfts, 0.95) if ttfts else None,
-        error_examples=sorted(set(errors))[:5], timed_out=timed_out,
-    )
+        error_examples=sorted(set(errors))[:5], timed_out=timed_out)
 
 
 # -- the service under test -----------------------------------------------------------------------------------
 
 
-def build_service(data_dir: Path, latency: float, tokens: int, token_delay: float, checkpointer: str = "sqlite"):
+def build_service(data_dir: Path, latency: float, tokens: int, token_delay: float, checkpointer: str = "sqlite",
+                  checkpoint_url: str | None = None, durability: str = "async"):
     from agent.runner import AgentService
     from agent.settings import AgentSettings, APISettings, Settings
     from tests.api.helpers import FixedLatencyChatModel, MemoryKB
 
     settings = Settings(data_dir=data_dir, api=APISettings(api_key=API_KEY, max_concurrent_runs=1000),
-                        agent=AgentSettings(checkpoint_url="memory:" if checkpointer == "memory" else None))
+                        agent=AgentSettings(checkpoint_url="memory:" if checkpointer == "memory" else checkpoint_url,
+                                            checkpoint_pool_size=10, checkpoint_durability=durability))
     answer = " ".join(["Rep nicks the origin and unwinds DNA [P1]."] * max(1, tokens // 8))
     words = answer.split(" ")[:tokens]
     model = FixedLatencyChatModel(latency_s=latency, token_delay_s=token_delay, answer=" ".join(words))
@@ -117,7 +120,7 @@ def serve(args: argparse.Namespace) -> None:
     from agent.api import create_app
 
     settings, service = build_service(Path(args.data_dir), args.latency, args.tokens, args.token_delay,
-                                      args.checkpointer)
+                                      args.checkpointer, args.checkpoint_url, args.durability)
     app = create_app(settings, service=service, close_service=True)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", backlog=2048)
 
@@ -143,7 +146,8 @@ async def measured(args: argparse.Namespace, one, cpu_pid: int | None) -> tuple[
 
 
 async def in_process(args: argparse.Namespace, data_dir: Path) -> tuple[list[Sample], float, float | None]:
-    _settings, service = build_service(data_dir, args.latency, args.tokens, args.token_delay, args.checkpointer)
+    _settings, service = build_service(data_dir, args.latency, args.tokens, args.token_delay, args.checkpointer,
+                                       durability=args.durability)
     await service.start()
 
     async def one(i: int) -> Sample:
@@ -230,10 +234,9 @@ async def http_openai(args: argparse.Namespace, base_url: str,
 # -- orchestration --------------------------------------------------------------------------------------------
 
 
-def start_server(args: argparse.Namespace, data_dir: Path) -> tuple[subprocess.Popen, str, Path]:
-    import socket
-
-    import httpx
+def start_server(args: argparse.Namespace, data_dir: Path, checkpointer: str,
+                 checkpoint_url: str | None = None) -> tuple[subprocess.Popen, str, Path]:
+    import socket, httpx  # noqa: E401
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -241,7 +244,8 @@ def start_server(args: argparse.Namespace, data_dir: Path) -> tuple[subprocess.P
     log = data_dir / "server.log"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--port", str(port), "--data-dir", str(data_dir),
            "--latency", str(args.latency), "--tokens", str(args.tokens), "--token-delay", str(args.token_delay),
-           "--checkpointer", args.checkpointer]
+           "--checkpointer", checkpointer, "--durability", args.durability,
+           *(["--checkpoint-url", checkpoint_url] if checkpoint_url else [])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, cwd=str(data_dir))
     url = f"http://127.0.0.1:{port}"
@@ -259,13 +263,47 @@ def start_server(args: argparse.Namespace, data_dir: Path) -> tuple[subprocess.P
     raise RuntimeError("the API server did not start within 60 s")
 
 
+def http_runs(args: argparse.Namespace, data_dir: Path, checkpointer: str, http_modes: list[str]) -> list[ModeResult]:
+    """The HTTP modes against one server subprocess with ``checkpointer`` (a PostgreSQL server started for it)."""
+    data_dir.mkdir()
+    pg = url = None
+    if checkpointer == "postgres":
+        from tests.fixtures.postgres import PostgresServer, postgres_bindir
+
+        pg = PostgresServer(postgres_bindir()).start()
+        url = pg.new_database()
+    labelled = checkpointer != args.checkpointer or "sse-memory" in args.modes
+    suffix, out = (f" ({checkpointer} checkpointer)" if labelled else ""), []
+    try:
+        proc, base_url, log = start_server(args, data_dir, checkpointer, url)
+        try:
+            if "sse" in http_modes:
+                out.append(asyncio.run(run_mode(f"HTTP SSE /v1/runs/stream{suffix}", http_sse(args, base_url, proc.pid), args)))
+            if "openai" in http_modes:
+                out.append(asyncio.run(run_mode(f"HTTP openai chat stream{suffix}",
+                                                http_openai(args, base_url, proc.pid), args)))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if any(r.errors for r in out):
+            print(log.read_text()[-3000:], file=sys.stderr)
+    finally:
+        if pg is not None:
+            pg.stop()
+    return out
+
+
 def fmt(v: float | None) -> str:
     return "-" if v is None or v != v else f"{v:.3f}"
 
 
 def print_table(results: list[ModeResult], args: argparse.Namespace) -> None:
     print(f"\n{args.runs} streaming runs per mode, {args.concurrency} concurrent; fake LLM: {args.latency:g} s per call, "
-          f"answer {args.tokens} tokens {args.token_delay * 1000:g} ms apart; {args.checkpointer} checkpointer; "
+          f"answer {args.tokens} tokens {args.token_delay * 1000:g} ms apart; {args.checkpointer} checkpointer, "
+          f"durability {args.durability}; "
           f"Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs\n")
     head = ["mode", "runs", "errors", "wall s", "runs/s", "p50 s", "p95 s", "TTFT p50", "TTFT p95", "server CPU ms/run"]
@@ -278,6 +316,11 @@ def print_table(results: list[ModeResult], args: argparse.Namespace) -> None:
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print(line(row))
+    memory = next((r for r in results if "(memory checkpointer)" in r.mode), None)
+    for r in results:
+        if memory is not None and "(postgres checkpointer)" in r.mode and memory.throughput:
+            print(f"\n{r.mode}: {r.throughput / memory.throughput:.2f}x the runs/s of the memory checkpointer "
+                  f"(target >= 0.8x); p95 {fmt(r.p95_s)} s against {fmt(memory.p95_s)} s; {r.errors} errors")
     base = results[0]
     if base.mode.startswith("in-process") and base.throughput:
         for r in results[1:]:
@@ -306,6 +349,7 @@ async def run_mode(name: str, coro, args: argparse.Namespace) -> ModeResult:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=100, help="runs per mode (default 100)")
     p.add_argument("--concurrency", type=int, default=50, help="runs in flight at once (default 50)")
@@ -313,9 +357,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokens", type=int, default=24, help="answer tokens (default 24)")
     p.add_argument("--token-delay", type=float, default=0.005, help="seconds between answer tokens (default 0.005)")
     p.add_argument("--timeout", type=float, default=180.0, help="time limit per mode, seconds (default 180)")
-    p.add_argument("--checkpointer", choices=["sqlite", "memory"], default="sqlite",
-                   help="conversation checkpointer: the default SQLite file, or in memory (default sqlite)")
-    p.add_argument("--modes", default="inprocess,sse,openai", help="comma-separated: inprocess, sse, openai")
+    p.add_argument("--checkpointer", choices=["sqlite", "memory", "postgres"], default="sqlite",
+                   help="checkpointer of the inprocess, sse and openai modes (default sqlite)")
+    p.add_argument("--modes", default="inprocess,sse,openai",
+                   help="comma-separated: inprocess, sse, openai, sse-memory, sse-postgres")
+    p.add_argument("--durability", choices=["async", "sync", "exit"], default="async",
+                   help="BIOAGENT_AGENT__CHECKPOINT_DURABILITY of every mode (default async)")
+    p.add_argument("--checkpoint-url", help=argparse.SUPPRESS)
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -326,7 +374,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.runs < 1 or args.concurrency < 1:
         p.error("--runs and --concurrency must be positive")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     results: list[ModeResult] = []
     with tempfile.TemporaryDirectory(prefix="bioagent-api-load-") as tmp:
@@ -334,25 +381,11 @@ def main(argv: list[str] | None = None) -> int:
         if "inprocess" in modes:
             (tmp_path / "inproc").mkdir()
             results.append(asyncio.run(run_mode("in-process (no HTTP)", in_process(args, tmp_path / "inproc"), args)))
-        http_modes = [m for m in modes if m in ("sse", "openai")]
-        if http_modes:
-            (tmp_path / "http").mkdir()
-            proc, url, log = start_server(args, tmp_path / "http")
-            try:
-                if "sse" in http_modes:
-                    results.append(asyncio.run(run_mode("HTTP SSE /v1/runs/stream",
-                                                        http_sse(args, url, proc.pid), args)))
-                if "openai" in http_modes:
-                    results.append(asyncio.run(run_mode("HTTP openai chat stream",
-                                                        http_openai(args, url, proc.pid), args)))
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-            if any(r.errors for r in results):
-                print(log.read_text()[-3000:], file=sys.stderr)
+        servers = [(args.checkpointer, [m for m in modes if m in ("sse", "openai")])]
+        servers += [(m.removeprefix("sse-"), ["sse"]) for m in modes if m in ("sse-memory", "sse-postgres")]
+        for checkpointer, http_modes in servers:
+            if http_modes:
+                results += http_runs(args, tmp_path / f"http-{checkpointer}-{len(results)}", checkpointer, http_modes)
     print_table(results, args)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from agent.events import RunResult, TraceEvent
+from ui.i18n import plural, t
 
 # Material icons ship with Streamlit's front end, so they render where no emoji font is installed.
 NODE_ICONS = {
@@ -49,10 +50,6 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
-
-
 def _hit_dict(p: Any) -> dict:
     return p if isinstance(p, dict) else getattr(p, "model_dump", lambda: {"text": str(p)})()
 
@@ -86,40 +83,40 @@ def step_summary(node: str | None, data: dict) -> str:
     bits: list[str] = []
     decision = data.get("route") or data.get("decision")
     if decision:
-        bits.append(f"route: {decision}")
+        bits.append(t("sum.route", route=decision))
     if node in ("rewrite", "retrieve") and data.get("round") is not None:
-        bits.append(f"round {data['round']}")
+        bits.append(t("sum.round", n=data["round"]))
     queries = _queries(data)
     if queries and node != "retrieve":
-        bits.append(_plural(len(queries), "query", "queries"))
+        bits.append(plural(len(queries), "sum.query", "sum.queries"))
     if "total_passages" in data:
-        bits.append(_plural(int(data["total_passages"] or 0), "passage"))
+        bits.append(plural(int(data["total_passages"] or 0), "sum.passage", "sum.passages"))
     elif "hits" in data or ("passages" in data and node != "answer"):
         unique = {h.get("chunk_id") or id(h) for hs in _hits_by_query(data).values() for h in hs}
-        bits.append(_plural(len(unique), "passage"))
+        bits.append(plural(len(unique), "sum.passage", "sum.passages"))
     counts = _grade_counts(data.get("grades"))
     if counts:
-        bits.append(f"{counts[0]}/{counts[1]} relevant")
+        bits.append(t("sum.relevant", relevant=counts[0], total=counts[1]))
     if data.get("sufficient") is False:
-        bits.append("evidence insufficient")
+        bits.append(t("sum.insufficient"))
     calls = _as_list(data.get("calls", data.get("tool_calls")))
     if calls or "calls" in data:
-        bits.append(_plural(len(calls), "tool call") + " planned")
+        bits.append(plural(len(calls), "sum.call_planned", "sum.calls_planned"))
     if data.get("rejected"):
-        bits.append(f"{len(data['rejected'])} rejected")
+        bits.append(t("sum.rejected", n=len(data["rejected"])))
     results = _as_list(data.get("results"))
     if results:
         failed = sum(1 for r in results if isinstance(r, dict) and r.get("ok") is False)
-        bits.append(_plural(len(results), "result") + (f", {failed} failed" if failed else ""))
+        bits.append(plural(len(results), "sum.result", "sum.results") + (t("sum.failed", n=failed) if failed else ""))
     if "citations" in data:
-        bits.append(_plural(len(_as_list(data["citations"])), "citation"))
+        bits.append(plural(len(_as_list(data["citations"])), "sum.citation", "sum.citations"))
     if data.get("invalid_citations"):
-        bits.append(f"{len(data['invalid_citations'])} removed")
+        bits.append(t("sum.removed", n=len(data["invalid_citations"])))
     if data.get("fallback"):
-        bits.append("fallback answer")
+        bits.append(t("sum.fallback"))
     if data.get("errors"):
-        bits.append(_plural(len(_as_list(data["errors"])), "error"))
-    return ", ".join(bits)
+        bits.append(plural(len(_as_list(data["errors"])), "sum.error", "sum.errors"))
+    return t("sum.sep").join(bits)
 
 
 def step_label(event: TraceEvent) -> str:
@@ -165,58 +162,60 @@ def render_step_body(data: dict) -> None:
     """What one node decided and why, inside its st.status."""
     decision = data.get("route") or data.get("decision")
     if decision:
-        st.markdown(f"**Route:** `{decision}`" + (f" (guards: `{data['guarded']}`)" if data.get("guarded") else ""))
-    for key, title in (("guard_reason", "Guards"), ("reason", "Why"), ("why", "Why"), ("llm", "Model"),
-                       ("model", "Model")):
+        st.markdown(t("trace.route", route=decision)
+                    + (t("trace.guards", guards=data["guarded"]) if data.get("guarded") else ""))
+    for key, title in (("guard_reason", "trace.why_guards"), ("reason", "trace.why"), ("why", "trace.why"),
+                       ("llm", "trace.model"), ("model", "trace.model")):
         if data.get(key):
-            st.markdown(f"**{title}:** {data[key]}")
+            st.markdown(t(title, value=data[key]))
     if data.get("language"):
-        st.caption(f"language: {data['language']}")
+        st.caption(t("trace.language", value=data["language"]))
     queries = _queries(data)
     if queries:
-        round_note = f" (round {data['round']})" if data.get("round") is not None else ""
-        st.markdown(f"**Search queries{round_note}:**\n" + "\n".join(f"- {q}" for q in queries))
+        round_note = t("trace.round", n=data["round"]) if data.get("round") is not None else ""
+        st.markdown(t("trace.queries", round=round_note) + "\n" + "\n".join(f"- {q}" for q in queries))
     for query, hits in _hits_by_query(data).items():
         if not hits:
-            st.caption(f"no passage for “{query}”" if query else "no passage")
+            st.caption(t("trace.no_passage_for", query=query) if query else t("trace.no_passage"))
             continue
-        st.markdown(f"**Passages for “{query}”** (score per stage):" if query else "**Passages:**")
+        st.markdown(t("trace.passages_for", query=query) if query else t("trace.passages"))
         table(passages_rows(hits))
     grades = _as_list(data.get("grades"))
     if grades:
         counts = _grade_counts(grades)
-        st.markdown(f"**Grading:** {counts[0]} of {counts[1]} passages relevant" if counts else "**Grading:**")
+        st.markdown(t("trace.grading", relevant=counts[0], total=counts[1]) if counts else t("trace.grading_plain"))
         table([g if isinstance(g, dict) else {"grade": g} for g in grades])
     if data.get("sufficient") is not None:
-        st.markdown(f"**Evidence sufficient:** {'yes' if data['sufficient'] else 'no'}"
-                    + (f" — missing: {data['missing']}" if data.get("missing") else ""))
+        st.markdown(t("trace.sufficient", answer=t("seq.yes") if data["sufficient"] else t("seq.no"))
+                    + (t("trace.missing", missing=data["missing"]) if data.get("missing") else ""))
     for call in _as_list(data.get("calls", data.get("tool_calls"))):
         if isinstance(call, dict):
             origin = f" ({call['origin']})" if call.get("origin") else ""
-            st.markdown(f"**Planned call:** `{call.get('name')}`{origin}")
+            st.markdown(t("trace.planned", name=call.get("name"), origin=origin))
             st.json(call.get("args") or {}, expanded=False)
     for rej in _as_list(data.get("rejected")):
         if isinstance(rej, dict):
-            st.markdown(f"**Rejected:** `{rej.get('name')}` — {rej.get('reason', '')}")
+            st.markdown(t("trace.rejected", name=rej.get("name"), reason=rej.get("reason", "")))
     results = [r for r in _as_list(data.get("results")) if isinstance(r, dict)]
     if results:
         table([{"id": r.get("id"), "tool": r.get("name"), "ok": r.get("ok"), "error": r.get("error") or "",
                  "time": _fmt_ms(r.get("duration_ms"))} for r in results])
     if "citations" in data:
-        cited = ", ".join(str(c) for c in _as_list(data["citations"])) or "none"
-        st.markdown(f"**Citations kept:** {cited}")
+        cited = ", ".join(str(c) for c in _as_list(data["citations"])) or t("trace.none")
+        st.markdown(t("trace.citations_kept", cited=cited))
     if data.get("invalid_citations"):
-        st.markdown(f"**Removed (not retrieved):** {', '.join(map(str, data['invalid_citations']))}")
+        st.markdown(t("trace.citations_removed", refs=", ".join(map(str, data["invalid_citations"]))))
     if data.get("fallback"):
-        st.markdown("**Fallback answer** because: " + "; ".join(map(str, _as_list(data.get("fallback_reasons")))))
+        st.markdown(t("trace.fallback", reasons="; ".join(map(str, _as_list(data.get("fallback_reasons"))))))
     for error in _as_list(data.get("errors")) + _as_list(data.get("error")):
         st.warning(str(error))
     usage = data.get("tokens") or data.get("usage")
     meter = []
     if isinstance(usage, dict) and any(usage.values()):
-        meter.append("tokens " + ", ".join(f"{k} {v}" for k, v in usage.items()))
+        meter.append(t("trace.tokens", usage=", ".join(f"{k} {v}" for k, v in usage.items())))
     if data.get("llm_calls"):
-        meter.append(f"{_plural(int(data['llm_calls']), 'model call')} in {_fmt_ms(data.get('llm_ms'))}")
+        meter.append(plural(int(data["llm_calls"]), "trace.model_call", "trace.model_calls")
+                     + t("trace.took", took=_fmt_ms(data.get("llm_ms"))))
     if meter:
         st.caption(" · ".join(meter))
     rest = {k: v for k, v in data.items() if k not in _SHOWN_KEYS and v not in (None, [], {}, "")}
@@ -252,7 +251,8 @@ class TraceView:
 
     def _root(self) -> Any:
         if self._outer is None:
-            self._outer = self.container.status("Working…" if self.live else "Trace", expanded=self.live,
+            label = t("trace.working") if self.live else t("trace.title")
+            self._outer = self.container.status(label, expanded=self.live,
                                                 state="running" if self.live else "complete")
         return self._outer
 
@@ -271,31 +271,31 @@ class TraceView:
             with root.status(step_label(event), state="error" if data.get("error") else "complete"):
                 render_step_body(data)
             if self.live:
-                root.update(label=f"Working… {self.steps} step{'s' if self.steps != 1 else ''} so far", expanded=True)
+                root.update(label=plural(self.steps, "trace.working_step", "trace.working_steps"), expanded=True)
         elif event.type == "tool_call":
-            box = root.status(f"{TOOL_ICON} **{data.get('name', 'tool')}** — calling…",
+            box = root.status(f"{TOOL_ICON} **{data.get('name', 'tool')}** — {t('trace.calling')}",
                               state="running" if self.live else "complete")
-            box.markdown("**Arguments:**")
+            box.markdown(t("trace.arguments"))
             box.json(data.get("args") or {}, expanded=False)
             self._tools[_tool_key(data)] = box
         elif event.type == "tool_result":
             box = self._tools.pop(_tool_key(data), None)
             failed = data.get("ok") is False or bool(data.get("error"))
             took = _fmt_ms(data.get("duration_ms"))
-            label = f"{TOOL_ICON} **{data.get('name', 'tool')}** — {'failed' if failed else 'result'}"
+            label = f"{TOOL_ICON} **{data.get('name', 'tool')}** — {t('trace.failed' if failed else 'trace.result')}"
             if took:
                 label += f" · {took}"
             if box is None:
                 box = root.status(label, state="error" if failed else "complete")
                 if data.get("args"):
-                    box.markdown("**Arguments:**")
+                    box.markdown(t("trace.arguments"))
                     box.json(data.get("args"), expanded=False)
             box.update(label=label, state="error" if failed else "complete")
             with box:
                 if failed:
-                    st.error(str(data.get("error") or "tool failed"))
+                    st.error(str(data.get("error") or t("trace.tool_failed")))
                 else:
-                    st.markdown("**Result:**")
+                    st.markdown(t("trace.result_label"))
                     _tool_content(data.get("content", data.get("result")))
         elif event.type == "error":
             box = root.status(f"{ERROR_ICON} **{event.node or 'error'}** — {str(data.get('message', ''))[:120]}",
@@ -309,7 +309,7 @@ class TraceView:
             return
         root = self._root()
         total = (result or {}).get("duration_ms") or self._elapsed_ms
-        label = f"Trace — {self.steps} step{'s' if self.steps != 1 else ''}"
+        label = plural(self.steps, "trace.done_step", "trace.done_steps")
         if total:
             label += f", {_fmt_ms(total)}"
         for box in self._tools.values():
@@ -334,74 +334,11 @@ def render_problems(events: list[dict]) -> None:
         message = str((event.get("data") or {}).get("message") or "").strip()
         if message and message not in seen:
             seen.add(message)
-            st.warning(f"{event.get('node') or 'run'}: {message}", icon=ERROR_ICON)
+            st.warning(t("trace.problem", node=event.get("node") or "run", message=message), icon=ERROR_ICON)
 
 
 def render_citations(result: RunResult | dict) -> None:
-    """The answer's checked citations, each expanding to the passage or tool result it points to."""
-    if isinstance(result, dict):
-        result = RunResult.model_validate(result)
-    passages = {p.chunk_id: p for p in result.passages}
-    tools = {t.id: t for t in result.tool_results}
-    if result.citations:
-        st.markdown("**Sources**")
-    for cit in result.citations:
-        if cit.kind == "passage":
-            hit = passages.get(cit.chunk_id or "")
-            title = cit.title or (hit.title if hit else "") or cit.label or cit.doc_id or cit.ref
-            with st.expander(f"[{cit.ref}] {title}" + ("" if cit.valid else " (not verified)")):
-                if hit is None:
-                    st.caption(cit.label or "passage not in this run's results")
-                    continue
-                meta = [f"**Source:** {hit.source or hit.doc_id}"]
-                if hit.page is not None:
-                    meta.append(f"**Page:** {hit.page}")
-                elif hit.section:
-                    meta.append(f"**Section:** {hit.section}")
-                meta.append(f"**Score:** {hit.score:.4f}")
-                if hit.doi:
-                    meta.append(f"**DOI:** {hit.doi}")
-                if hit.pmid:
-                    meta.append(f"**PMID:** {hit.pmid}")
-                st.markdown(" · ".join(meta))
-                if hit.scores:
-                    st.caption("per stage: " + ", ".join(f"{k} {v:.4f}" for k, v in hit.scores.items()))
-                st.markdown(f"> {hit.text}")
-                if hit.url:
-                    st.markdown(f"[open]({hit.url})")
-        else:
-            tool = tools.get(cit.ref)
-            with st.expander(f"[{cit.ref}] tool: {tool.name if tool else cit.label}"):
-                if tool is None:
-                    st.caption(cit.label)
-                    continue
-                st.markdown(f"**Arguments:** `{json.dumps(tool.args)[:500]}` · {_fmt_ms(tool.duration_ms)}")
-                if tool.ok:
-                    _tool_content(tool.content)
-                else:
-                    st.error(tool.error or "tool failed")
-    if result.invalid_citations:
-        st.warning("Removed citations that point to nothing this run retrieved: "
-                   + ", ".join(result.invalid_citations))
-    if result.insufficient_evidence:
-        st.info("The library did not hold enough evidence for a complete answer.")
-    cited = {c.ref for c in result.citations}
-    extra_tools = [t for t in result.tool_results if t.id not in cited]
-    if extra_tools:
-        with st.expander(f"Tool results ({len(extra_tools)} not cited)"):
-            for tool in extra_tools:
-                st.markdown(f"**[{tool.id}] {tool.name}** `{json.dumps(tool.args)[:300]}`"
-                            f" · {_fmt_ms(tool.duration_ms)}")
-                if tool.ok:
-                    _tool_content(tool.content)
-                else:
-                    st.error(tool.error or "tool failed")
-    footer = []
-    if result.model:
-        footer.append(result.model)
-    if result.usage:
-        footer.append(", ".join(f"{k} {v}" for k, v in result.usage.items()))
-    if result.duration_ms:
-        footer.append(_fmt_ms(result.duration_ms))
-    if footer:
-        st.caption(" · ".join(footer))
+    """The answer's checked citations (ui/citations_view.py)."""
+    from ui.citations_view import render_citations as render
+
+    render(result)

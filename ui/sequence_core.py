@@ -1,19 +1,18 @@
-"""What the Sequence page plots, taken from the sequence core (mcp_servers/sequence/service.py) in-process or from
-the report's figure data over the API, in one shape:
+"""What the Sequence page plots, from the sequence analysis both backends return (``agent.api.sequence.analyze``:
+called in-process, or by ``POST /v1/sequence/analyze`` on the server), in one shape:
 
     {"record": {"id", "description", ...}, "sequence": str, "records": [{"id", "length", "call"}],
      "motifs": [{"name", "start" (0-based), "end" (exclusive), "match", "score", "domain"}],
      "verdict": str, "notes": [str],
      "scan": {"positions" (1-based), "wt", "alphabet", "matrix" (positions x alphabet), "constraint", "model",
               "score_label", "constraint_label"} | None,
-     "scan_error": str | None}
+     "scan_error": str | None, "properties": dict | None, "genome": annotate_genome's answer | None,
+     "genome_error": str | None}
 
-No analysis happens here: parsing, the Rep call and the ESM scan are the sequence core's.
+No analysis happens here: parsing, the Rep call, the ESM scan and the genome are the sequence core's.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 SCORE_LABEL = "log p(mt) − log p(wt)"
 CONSTRAINT_LABEL = "constraint (− mean substitution score)"
@@ -47,81 +46,30 @@ def _scan(scan: dict) -> dict:
             "score_label": SCORE_LABEL, "constraint_label": CONSTRAINT_LABEL}
 
 
-def analyze(text: str, *, scan: bool = True, settings: Any = None) -> dict:
-    """Parse (translating a genome's CDS/ORFs), annotate every protein, pick the Rep (else the first protein) and
-    scan it. Input errors raise the core's SequenceError (a ValueError whose message is for the user)."""
-    from mcp_servers.sequence import service
-
-    if not text or not text.strip():
-        raise ValueError("Paste or upload a sequence first.")
-    parsed = service.parse(text, translate_dna=True, settings=settings)
-    proteins = parsed.get("proteins") or [r for r in parsed["records"] if r.get("kind") == "protein"]
-    if not proteins:
+def page_data(raw: dict) -> dict:
+    """The page's shape from ``/v1/sequence/analyze``'s answer (``agent.api.sequence.analyze``, which the in-process
+    backend calls too): the chosen protein (the best Rep call, else the first), its motifs, verdict and scan."""
+    records = raw.get("records") or []
+    if not records:
         raise ValueError("No protein in the input (and no coding sequence to translate).")
-    annotations = {a["id"]: a for a in service.annotate_rep(text, translate_dna=True, settings=settings)["records"]}
-    rank = {"yes": 2, "partial": 1}
-
-    def score(p: dict) -> tuple:
-        a = annotations.get(p["id"]) or {}
-        return rank.get(str(a.get("call")), 0), a.get("chain_score") or 0.0
-
-    chosen = max(proteins, key=score)
-    annotation = annotations.get(chosen["id"])
-    description = next((r.get("description", "") for r in parsed["records"] if r["id"] == chosen["id"]), "")
-    notes = list(parsed.get("warnings") or [])
-    notes = [n for n in notes if "translate_dna" not in n]
-    if len(proteins) > 1:
-        notes.append(f"{len(proteins)} proteins in the input; showing {chosen['id']}"
-                     + (" (the best Rep call)." if score(chosen)[0] else " (the first)."))
-    if chosen.get("parent"):
-        notes.append(f"Translated from {chosen['parent']} at {chosen.get('location')}.")
+    chosen = next((r for r in records if r.get("chosen") or r.get("id") == raw.get("chosen")), records[0])
+    annotation = chosen.get("annotation") if isinstance(chosen.get("annotation"), dict) else None
     result = {
-        "record": {"id": chosen["id"], "description": description, "parent": chosen.get("parent"),
-                   "location": chosen.get("location")},
-        "sequence": chosen["sequence"],
-        "records": [{"id": p["id"], "length": p.get("length"), "call": (annotations.get(p["id"]) or {}).get("call")}
-                    for p in proteins],
+        "record": {"id": chosen.get("id"), "description": chosen.get("description", ""),
+                   "parent": chosen.get("parent"), "location": chosen.get("location")},
+        "sequence": chosen.get("sequence") or "",
+        "records": [{"id": r.get("id"), "length": r.get("length"),
+                     "call": (r.get("annotation") or {}).get("call")} for r in records],
         "motifs": _motifs((annotation or {}).get("motifs")),
         "verdict": _verdict(annotation),
-        "notes": notes,
+        "properties": chosen.get("properties"),
+        "notes": [str(w) for w in raw.get("warnings") or []],
         "scan": None,
-        "scan_error": None,
+        "scan_error": raw.get("scan_error"),
+        "genome": raw.get("genome"),
+        "genome_error": raw.get("genome_error"),
     }
-    if scan:
-        try:
-            raw = service.mutational_scan(text, record_id=chosen["id"], translate_dna=True, top=10,
-                                          settings=settings)
-            result["scan"] = _scan(raw)
-        except Exception as exc:  # the annotation is still worth showing: say why the scan is missing
-            from ui.client import describe_error
-
-            result["scan_error"] = describe_error(exc)
-    return result
-
-
-def from_report_data(data: dict, text: str) -> dict:
-    """The same shape from the report's ``data`` (figures.motif_map, figures.heatmap, figures.constraint_profile)."""
-    seq = (data.get("sequence") or {}).get("sequence") or ""
-    figures = data.get("figures") or {}
-    annotation = data.get("annotation") if isinstance(data.get("annotation"), dict) else None
-    result = {
-        "record": {"id": (data.get("sequence") or {}).get("id") or "sequence",
-                   "description": (data.get("sequence") or {}).get("header", "")},
-        "sequence": seq,
-        "records": [],
-        "motifs": _motifs((figures.get("motif_map") or {}).get("motifs")),
-        "verdict": _verdict(annotation),
-        "notes": [],
-        "scan": None,
-        "scan_error": None,
-    }
-    heatmap, profile = figures.get("heatmap") or {}, figures.get("constraint_profile") or {}
-    if isinstance(heatmap.get("matrix"), list) and isinstance(profile.get("values"), list):
-        result["scan"] = {"positions": list(range(1, len(seq) + 1)), "wt": list(seq),
-                          "alphabet": heatmap.get("alphabet") or "ACDEFGHIKLMNPQRSTVWY", "matrix": heatmap["matrix"],
-                          "constraint": profile["values"], "model": (data.get("scan") or {}).get("model"),
-                          "score_label": SCORE_LABEL, "constraint_label": CONSTRAINT_LABEL}
-    else:
-        result["scan_error"] = next((e for e in data.get("errors") or [] if "scan" in e),
-                                    "the server's report has no scan data")
+    raw_scan = raw.get("scan")
+    if isinstance(raw_scan, dict) and raw_scan.get("matrix"):
+        result["scan"] = _scan(raw_scan)
     return result

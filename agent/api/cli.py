@@ -1,4 +1,4 @@
-"""`bioagent serve`: the HTTP API under uvicorn."""
+"""`bioagent serve`: the HTTP API under uvicorn; `bioagent users`: its users and their keys."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
+    from agent.api.users_cli import users_app
+
+    app.add_typer(users_app, name="users")
+
     @app.command("serve")
     def serve(
         host: str = typer.Option(None, "--host", help="Bind host (default: BIOAGENT_API__HOST, 127.0.0.1)."),
@@ -36,4 +40,7 @@ def register(app: typer.Typer) -> None:
             typer.secho("bioagent serve: authentication is DISABLED (BIOAGENT_API__AUTH_DISABLED=true); "
                         "anyone who can reach the port can use the API.", err=True, fg=typer.colors.YELLOW)
         typer.echo(f"bioagent API on http://{host}:{port} (OpenAPI docs at /docs, OpenAI base URL /v1)", err=True)
-        uvicorn.run(api, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
+        # On SIGTERM uvicorn stops accepting, lets open responses (running answers) finish for at most the grace
+        # period, then the app's shutdown gives background runs and jobs the same bound before cancelling them.
+        uvicorn.run(api, host=host, port=port, log_level=log_level,
+                    timeout_graceful_shutdown=settings.api.shutdown_grace_s or None)

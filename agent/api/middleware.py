@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -125,12 +126,14 @@ class RequestGuardMiddleware:
         self,
         app: ASGIApp,
         *,
-        authorized: Callable[[str | None], bool],
+        authenticate: Callable[[str | None], Any],
         limit_for: Callable[[str], int],
         protected_prefix: str = "/v1/",
+        public_paths: frozenset[str] = frozenset({"/v1/auth/token"}),
     ) -> None:
         self.app = app
-        self.authorized = authorized
+        self.authenticate = authenticate
+        self.public_paths = public_paths
         self.limit_for = limit_for
         self.protected_prefix = protected_prefix
 
@@ -141,9 +144,11 @@ class RequestGuardMiddleware:
         path = scope.get("path", "")
         request_id = scope.get("state", {}).get("request_id")
         headers = dict(scope.get("headers", []))
-        if path.startswith(self.protected_prefix):
+        if path.startswith(self.protected_prefix) and path not in self.public_paths:
             raw = headers.get(b"authorization")
-            if not self.authorized(raw.decode("latin-1") if raw is not None else None):
+            user = self.authenticate(raw.decode("latin-1") if raw is not None else None)
+            scope.setdefault("state", {})["user"] = user
+            if user is None:
                 message = "Missing or invalid API key: send `Authorization: Bearer <key>`."
                 body = error_body("authentication_error", message, request_id=request_id, code="invalid_api_key")
                 await _send_json(send, 401, body, request_id, extra_headers=[(b"www-authenticate", b"Bearer")])

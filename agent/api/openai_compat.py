@@ -1,17 +1,19 @@
 """An OpenAI-compatible facade over the agent: ``POST /v1/chat/completions`` and ``GET /v1/models``.
 
-- The question is the last ``user`` message. The conversation context is the thread's (the checkpointer's):
-  pass ``thread_id`` in the body (``extra_body={"thread_id": ...}`` with the openai client) or the
-  ``X-Thread-Id`` header to continue one. Without it every request starts a new thread; earlier messages in
-  the request are not replayed into the graph. The thread id comes back in the ``X-Thread-Id`` header and in
-  ``bioagent.thread_id``.
+- The question is the last ``user`` message. Without a ``thread_id`` the request's whole ``messages`` list is
+  the conversation, as OpenAI clients expect: the messages before the question (system prompt included) become
+  the history of a new thread, which the agent reads like any earlier turns. With ``thread_id`` in the body
+  (``extra_body={"thread_id": ...}`` with the openai client) or the ``X-Thread-Id`` header, the conversation is
+  that stored thread's and earlier messages in the request are not replayed. The thread id comes back in the
+  ``X-Thread-Id`` header and in ``bioagent.thread_id``.
 - ``temperature``, ``top_p`` and ``max_tokens``/``max_completion_tokens`` become run overrides; ``overrides``
   (extra body field) sets the others (``max_rounds``, ``k``...). Other OpenAI parameters are ignored.
 - Non-streaming: a ``chat.completion`` whose ``bioagent`` field is the whole RunResult (citations, passages,
   tool results, trace).
-- Streaming: ``chat.completion.chunk`` events with the answer tokens as they come, a last chunk with
-  ``finish_reason: "stop"`` whose ``bioagent`` field is the RunResult, a usage chunk if
-  ``stream_options.include_usage``, then ``data: [DONE]``. A failure after the stream started is an
+- Streaming: the content is exactly the non-streamed content (the checked answer), sent in pieces when the run
+  has checked it; a last chunk with ``finish_reason: "stop"`` whose ``bioagent`` field is the RunResult (the
+  trace), a usage chunk if ``stream_options.include_usage``, then ``data: [DONE]``. ``stream_draft: true``
+  (extra body) sends the answer model's tokens as they come instead, then the checked answer if it differs. A failure after the stream started is an
   ``{"error": {...}}`` event (which the openai client raises as an APIError).
 """
 
@@ -22,12 +24,14 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from agent.api.auth import require_api_key
+from agent.api.accounts import User
+from agent.api.auth import require_user
 from agent.api.errors import ERROR_RESPONSES, validation_error
-from agent.api.routes import check_message, ctx_of, dumps, stream_error_data
+from agent.api.routes import await_run, check_message, ctx_of, dumps, stream_error_data
 from agent.api.schemas import (
     THREAD_ID_PATTERN,
     ChatChoice,
@@ -42,7 +46,7 @@ from agent.events import RunResult
 
 MODEL_ID = "bioagent"
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=ERROR_RESPONSES,
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_user)], responses=ERROR_RESPONSES,
                    tags=["openai"])
 
 
@@ -67,6 +71,40 @@ def _closing_text(streamed: str, answer: str, language: str | None) -> str:
     return f"\n\n---\n{heading}\n\n{answer}"
 
 
+PIECE_CHARS = 24
+
+
+def _pieces(text: str) -> list[str]:
+    """The checked answer in word-aligned pieces of about ``PIECE_CHARS`` characters (they join to ``text``)."""
+    out, cur = [], ""
+    for word in text.split(" "):
+        cur = f"{cur} {word}" if cur or out else word
+        if len(cur) >= PIECE_CHARS:
+            out.append(cur)
+            cur = ""
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _history(body: ChatCompletionRequest) -> list[BaseMessage]:
+    """The request's messages before the question, as the new thread's conversation."""
+    last_user = max(i for i, m in enumerate(body.messages) if m.role == "user")
+    kinds = {"system": SystemMessage, "developer": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+    return [kinds[m.role](content=m.text()) for m in body.messages[:last_user] if m.role in kinds and m.text().strip()]
+
+
+async def _seed(ctx, thread_id: str, messages: list[BaseMessage]) -> None:
+    """Write the earlier messages into the (new) thread, as if they were its earlier turns."""
+    service = ctx.service
+    if hasattr(service, "start"):
+        await service.start()
+    graph = getattr(service, "graph", None)
+    if graph is None or not messages:
+        return
+    await graph.aupdate_state({"configurable": {"thread_id": thread_id}}, {"messages": messages}, as_node="verify")
+
+
 def _usage(result: RunResult | dict[str, Any]) -> ChatUsage:
     usage = (result.usage if isinstance(result, RunResult) else result.get("usage")) or {}
     prompt = int(usage.get("prompt_tokens", 0) or 0)
@@ -89,6 +127,7 @@ async def chat_completions(
     body: ChatCompletionRequest,
     request: Request,
     x_thread_id: str | None = Header(None, pattern=THREAD_ID_PATTERN, description="Continue this thread."),
+    user: User = Depends(require_user),
 ):
     ctx = ctx_of(request)
     question = body.question()
@@ -103,8 +142,17 @@ async def chat_completions(
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
 
+    if thread_id is None:
+        history = _history(body)
+        if history:
+            thread_id = await ctx.thread_for(user, None, question)
+            await _seed(ctx, thread_id, history)
+    endpoint = "chat_stream" if body.stream else "chat"
+    record = await ctx.start_run(user, endpoint, question, thread_id, overrides)
+    thread_id = record.thread_id
+
     if not body.stream:
-        result = await ctx.run(request, "chat", question, thread_id, overrides)
+        result = await await_run(ctx, request, record)
         response = ChatCompletionResponse(
             id=completion_id,
             created=created,
@@ -115,7 +163,11 @@ async def chat_completions(
         )
         return JSONResponse(response.model_dump(mode="json"), headers={"X-Thread-Id": result.thread_id})
 
-    run = await ctx.open_stream("chat_stream", question, thread_id, overrides)
+    try:
+        await ctx.first_event(record)
+    except BaseException:
+        ctx.runs.cancel(record)
+        raise
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     stream_draft = body.stream_draft
 
@@ -135,7 +187,7 @@ async def chat_completions(
         streamed: list[str] = []
         yield chunk({"role": "assistant", "content": ""})
         try:
-            async for event in run.events():
+            async for _seq, event in record.follow(0):
                 if event.type == "token" and stream_draft:
                     text = str(event.data.get("text", ""))
                     if text:
@@ -143,9 +195,14 @@ async def chat_completions(
                         yield chunk({"content": text})
                 elif event.type == "done":
                     result = event.data
-                    tail = _closing_text("".join(streamed), str(result.get("answer", "")), result.get("language"))
-                    if tail:
-                        yield chunk({"content": tail})
+                    answer = str(result.get("answer", ""))
+                    if stream_draft:
+                        tail = _closing_text("".join(streamed), answer, result.get("language"))
+                        pieces = [tail] if tail else []
+                    else:
+                        pieces = _pieces(answer)
+                    for piece in pieces:
+                        yield chunk({"content": piece})
                     yield chunk({}, "stop", bioagent=result)
                     if include_usage:
                         usage = _usage(result).model_dump()
@@ -159,7 +216,10 @@ async def chat_completions(
                 "message": data["message"], "type": data["code"], "code": data["code"],
                 "request_id": data.get("request_id"),
             }}))
+        finally:
+            if not record.finished:
+                ctx.runs.cancel(record)
         yield ServerSentEvent(data="[DONE]")
 
-    headers = {"X-Thread-Id": thread_id} if thread_id else None
+    headers = {"X-Thread-Id": thread_id, "X-Run-Id": record.run_id}
     return EventSourceResponse(sse(), sep="\n", ping=15, headers=headers)

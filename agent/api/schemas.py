@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.events import RunOverrides
-from agent.kb.models import IngestReport
 
 THREAD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 ThreadId = Annotated[
@@ -40,6 +39,10 @@ class RunRequest(BaseModel):
     message: str = Field(..., min_length=1, max_length=MESSAGE_MAX_CHARS, description="The question.")
     thread_id: ThreadId | None = Field(None, description="Continue this conversation (a new one when absent).")
     overrides: RunOverridesIn | None = Field(None, description="Per-run settings (temperature, top_p, rounds...).")
+    background: bool = Field(
+        False, description="Run detached: POST /v1/runs answers 202 with the run id at once; a stream's client may "
+        "leave without cancelling the run (follow it again with GET /v1/runs/{id}/stream)."
+    )
 
     _blank = field_validator("message")(_not_blank)
 
@@ -54,33 +57,9 @@ class ThreadResponse(BaseModel):
     messages: list[ThreadMessage]
 
 
-class ReportRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"sequence": ">rep\nMPSKKNGRSGPQPHKRWVFTLNNPSEDE", "lang": "en"}]},
-    )
-
-    sequence: str = Field(
-        ..., min_length=1, max_length=MESSAGE_MAX_CHARS, description="A protein or DNA sequence, raw or FASTA."
-    )
-    lang: Literal["en", "zh"] = Field("en", description="Report language.")
-
-    _blank = field_validator("sequence")(_not_blank)
-
-
 class ReportResponse(BaseModel):
     markdown: str
     data: dict[str, Any] = Field(default_factory=dict, description="The figures' data and the structured findings.")
-
-
-class IngestedFile(BaseModel):
-    filename: str
-    bytes: int
-
-
-class IngestResponse(BaseModel):
-    files: list[IngestedFile]
-    report: IngestReport
 
 
 class HealthResponse(BaseModel):
@@ -95,8 +74,11 @@ class DependencyStatus(BaseModel):
 
 
 class ReadinessResponse(BaseModel):
-    status: Literal["ready", "not_ready"]
-    failing: list[str] = Field(default_factory=list, description="Required dependencies that are not reachable.")
+    status: Literal["ready", "degraded", "not_ready"]
+    failing: list[str] = Field(default_factory=list, description="Required dependencies (store, checkpointer) that "
+                               "are not reachable: 503.")
+    degraded: list[str] = Field(default_factory=list, description="The LLM or MCP servers that do not answer "
+                                "(answers degrade; still 200).")
     checks: dict[str, DependencyStatus]
 
 
@@ -132,9 +114,10 @@ class StreamOptions(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    """OpenAI's chat completion request. The last user message is the question; the conversation context comes
-    from the thread (``thread_id`` in the body or the ``X-Thread-Id`` header). Unknown OpenAI parameters
-    (``tools``, ``seed``, ``stop``...) are accepted and ignored."""
+    """OpenAI's chat completion request. The last user message is the question; the messages before it (system
+    prompt included) are the conversation, unless ``thread_id`` (body) or ``X-Thread-Id`` (header) names a
+    stored thread to continue. Unknown OpenAI parameters (``tools``, ``seed``, ``stop``...) are accepted and
+    ignored."""
 
     model_config = ConfigDict(
         extra="allow",
@@ -156,9 +139,10 @@ class ChatCompletionRequest(BaseModel):
     thread_id: ThreadId | None = Field(None, description="bioagent: continue this conversation.")
     overrides: RunOverridesIn | None = Field(None, description="bioagent: per-run settings (max_rounds, k...).")
     stream_draft: bool = Field(
-        True,
-        description="bioagent, streaming: send the answer model's tokens as they come (then the checked answer if "
-        "it differs); false: send only the checked answer, at the end of the run.",
+        False,
+        description="bioagent, streaming: false (default): the content is the checked answer, the same text as "
+        "without streaming, sent when the run has checked it; true: the answer model's tokens as they come, then "
+        "the checked answer if it differs.",
     )
 
     def question(self) -> str | None:

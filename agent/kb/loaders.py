@@ -56,6 +56,7 @@ class LoadedDocument:
     path: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    owner: str | None = None  # the uploading user (API); None: the shared library
 
     def content_hash(self) -> str:
         """Hash of everything that ends up in the store: a change anywhere replaces the document."""

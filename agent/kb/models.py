@@ -41,6 +41,9 @@ class SearchFilters(BaseModel):
     year_max: int | None = None
     include_references: bool = Field(
         False, description="Also search reference-list entries (never evidence by default).")
+    owners: list[str] | None = Field(
+        None, description="Only documents of these owners plus the shared library (documents without an owner)."
+    )
 
 
 class Hit(BaseModel):
@@ -100,3 +103,4 @@ class DocumentInfo(BaseModel):
     path: str | None = Field(None, description="File the document was read from, if any.")
     ingested_at: float | None = Field(None, description="Unix time of the last (re)ingest.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Other front-matter/record metadata.")
+    owner: str | None = Field(None, description="The user who uploaded it; unset: the shared library.")

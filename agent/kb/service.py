@@ -190,6 +190,18 @@ class KnowledgeBase:
         report.seconds = time.perf_counter() - t0
         return report
 
+    def ingest_documents(self, docs: Sequence[LoadedDocument], owner: str | None = None) -> IngestReport:
+        """Ingest documents parsed elsewhere (the API parses uploads in a subprocess). With ``owner``, each
+        document is that user's: its id gets the prefix ``owner:`` and its points an ``owner`` field."""
+        t0 = time.perf_counter()
+        report = IngestReport()
+        for doc in docs:
+            if owner:
+                doc.owner, doc.doc_id = owner, f"{owner}:{doc.doc_id}"
+        self._ingest(self._with_file_ids(iter(docs)), report, False, total=len(docs))
+        report.seconds = time.perf_counter() - t0
+        return report
+
     def ingest_records(self, records: Sequence[Record], progress: bool = False) -> IngestReport:
         """Ingest documents given as data (JSONL lines, PubMed records, API uploads)."""
         t0 = time.perf_counter()
@@ -302,7 +314,7 @@ class KnowledgeBase:
             points: list[PointData] = []
             base = {
                 "doc_id": doc.doc_id, "title": doc.title, "source": doc.source, "year": doc.year, "doi": doc.doi,
-                "pmid": doc.pmid, "url": doc.url,
+                "pmid": doc.pmid, "url": doc.url, **({"owner": doc.owner} if doc.owner else {}),
             }
             for c in chunks:
                 payload = {  # reference-list chunks are stored apart from evidence: kind "reference"
@@ -371,6 +383,8 @@ class KnowledgeBase:
             if filters.year_min is not None and filters.year_max is not None and filters.year_min > filters.year_max:
                 raise ValueError(f"year_min {filters.year_min} is after year_max {filters.year_max}")
             flt.ranges["year"] = (filters.year_min, filters.year_max)
+        if filters.owners is not None:
+            flt.match_or_missing["owner"] = list(filters.owners) or [""]
         return flt
 
     def search(
@@ -476,6 +490,7 @@ class KnowledgeBase:
                     doc_id=p["doc_id"], title=p.get("title") or "", source=p.get("source"), year=p.get("year"),
                     chunks=int(p.get("chunks", 0)), doi=p.get("doi"), pmid=p.get("pmid"), url=p.get("url"),
                     path=p.get("path"), ingested_at=p.get("ingested_at"), metadata=p.get("metadata") or {},
+                    owner=p.get("owner"),
                 ))
             if offset is None:
                 break

@@ -1,4 +1,4 @@
-"""`bioagent seq info|score|scan|annotate FILE_OR_SEQUENCE [--json]`."""
+"""`bioagent seq info|score|scan|annotate|genome FILE_OR_SEQUENCE [--json]`."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _emit_json(obj) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    seq_app = typer.Typer(help="Sequence analysis: validation, properties, ESM-2 mutation effects, Rep motifs.",
+    seq_app = typer.Typer(help="Sequence analysis: validation, properties, ESM-2 mutation effects, Rep motifs, genome annotation.",
                           no_args_is_help=True)
 
     @seq_app.command("info")
@@ -139,5 +139,45 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{r['id']} ({r['length']} aa): CRESS Rep: {r['call']}  {motifs}")
             for why in r["reasons"]:
                 typer.echo(f"    {why}")
+
+    @seq_app.command("genome")
+    def genome(
+        input: str = typer.Argument(..., metavar="FILE_OR_SEQUENCE", help=INPUT_HELP),
+        circular: bool | None = typer.Option(None, "--circular/--linear",
+                                             help="Topology (default: GenBank's, else circular when 800-6,500 nt)."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON (with sequences)."),
+        gbk: Path | None = typer.Option(None, "--gbk", help="Write the annotation as GenBank here."),
+        map_png: Path | None = typer.Option(None, "--map", help="Write a genome map PNG here (first record)."),
+    ) -> None:
+        """Annotate a genome or contig: genes, Rep, capsid, origin stem-loop and family (0-based, end exclusive)."""
+        from .genome import annotate_genome, genome_map_png, to_genbank
+
+        res = _run(annotate_genome, _read_input(input), circular=circular)
+        if gbk:
+            gbk.parent.mkdir(parents=True, exist_ok=True)
+            gbk.write_text(to_genbank(res))
+        if map_png:
+            genome_map_png(res, map_png)
+        if json_out:
+            _emit_json(res)
+            return
+        for r in res["records"]:
+            fam = r["family"]["name"] if r.get("family") else "-"
+            typer.echo(f"{r['id']}: {r['length']} nt, {r['topology']}; CRESS: {r['is_cress']}; family: {fam}; "
+                       f"organisation: {r.get('organisation') or '-'}")
+            for g in r["genes"]:
+                span = "+".join(f"{a}..{b}" for a, b in g["exons"]) if g["exons"] else f"{g['start']}..{g['end']}"
+                call = f" Rep call: {g['rep_call']['call']}" if g["rep_call"] else ""
+                typer.echo(f"  {g['role']:<5} {span:<22} {'+' if g['strand'] == 1 else '-'} {g['protein_length']:>4} aa"
+                           f"  {g.get('product') or ''}{call}")
+            o = r["origin"]
+            if o:
+                typer.echo(f"  origin: {o['nonanucleotide']} at {o['start']} ({'+' if o['strand'] == 1 else '-'} strand),"
+                           f" stem {o['stem_length']} bp, loop {o['loop_length']} nt, nick after {o['nick_after']}")
+            else:
+                typer.echo("  origin: none found")
+        for path, what in ((gbk, "GenBank"), (map_png, "map")):
+            if path:
+                typer.echo(f"{what}: {path}")
 
     app.add_typer(seq_app, name="seq")

@@ -68,6 +68,7 @@ class NucleotideRecord:
     source: str = "raw"
     circular: bool = False
     translations: list[Translation] = field(default_factory=list)
+    topology: str | None = None  # what a GenBank LOCUS line says (circular | linear), None when it says nothing
 
 
 @dataclass
@@ -102,6 +103,28 @@ def looks_like_nucleotide(seq: str) -> bool:
         return False
     core = sum(1 for c in s if c in NUCLEOTIDE_CORE)
     return core / len(s) >= 0.9
+
+
+def looks_like_ambiguous_nucleotide(seq: str) -> bool:
+    """True for DNA/RNA with too many IUPAC ambiguity codes to be read as nucleotides: at least 30 letters, only
+    IUPAC nucleotide letters (A C G T U N R Y K M S W B D H V), at least a quarter of them A/C/G/T/U/N, but under
+    the 90 % of A/C/G/T/U/N that makes a nucleotide sequence. Those letters are all amino-acid letters too, so
+    without this check such DNA would pass as a protein; a real protein of 30+ residues without any E, F, I, L, P
+    or Q (about a third of residues) is very unlikely (~0.65^30 < 1e-5)."""
+    s = seq.upper().rstrip("*")
+    if len(s) < 30 or not set(s) <= NUCLEOTIDE_IUPAC or looks_like_nucleotide(s):
+        return False
+    core = sum(1 for c in s if c in NUCLEOTIDE_CORE)
+    return core / len(s) >= 0.25
+
+
+def _ambiguous_message(rid: str, seq: str) -> str:
+    s = seq.upper().rstrip("*")
+    amb = sum(1 for c in s if c not in "ACGTU")
+    return (f"Record '{rid}' looks like a DNA/RNA sequence ({len(s)} letters, all IUPAC nucleotide codes) but "
+            f"{100 * amb / len(s):.1f}% of its letters are ambiguity codes (N, R, Y, K, M, S, W, B, D, H, V), above "
+            "the 10% limit, so it is neither read as DNA nor taken as a protein. Resolve the ambiguous bases, or "
+            "give the protein sequence.")
 
 
 def validate_protein(record_id: str, seq: str) -> tuple[str, list[tuple[str, int, str]]]:
@@ -198,8 +221,11 @@ def find_orfs(seq: str, min_aa: int = MIN_ORF_AA, limit: int = MAX_ORFS_OFFERED,
             for i, (_, loc, p) in enumerate(found[:limit], start=1)]
 
 
-def parse_text(text: str) -> ParsedInput:
-    """Parse raw/FASTA/GenBank text into protein and nucleotide records; invalid protein letters raise."""
+def parse_text(text: str, offer_orfs: bool = True) -> ParsedInput:
+    """Parse raw/FASTA/GenBank text into protein and nucleotide records; invalid protein letters raise.
+
+    DNA with over 10 % ambiguity codes raises InputError (it would otherwise read as a protein). `offer_orfs=False`
+    skips the six-frame ORF scan of raw/FASTA nucleotide records (genome annotation finds its own genes)."""
     if text is None or not str(text).strip():
         raise InputError("Empty input: give a protein sequence as plain letters, FASTA or GenBank text.")
     text = str(text)
@@ -216,8 +242,10 @@ def parse_text(text: str) -> ParsedInput:
         if looks_like_nucleotide(cleaned):
             nuc = cleaned.upper().rstrip("*")
             parsed.nucleotides.append(NucleotideRecord(id=rid, sequence=nuc, description=desc, source=source,
-                                                       translations=find_orfs(nuc, parent=rid)))
+                                                       translations=find_orfs(nuc, parent=rid) if offer_orfs else []))
             return
+        if looks_like_ambiguous_nucleotide(cleaned):
+            raise InputError(_ambiguous_message(rid, cleaned))
         prot, bad = validate_protein(rid, cleaned)
         problems.extend(bad)
         if not bad:
@@ -250,6 +278,8 @@ def _parse_genbank(text: str, parsed: ParsedInput, problems: list) -> None:
         except Exception as exc:  # noqa: BLE001 - UndefinedSequenceError: a record without ORIGIN
             raise InputError(f"GenBank record '{rec.id}' has no sequence (no ORIGIN section).") from exc
         mol = str(rec.annotations.get("molecule_type", "")).lower()
+        if mol != "protein" and looks_like_ambiguous_nucleotide(seq):
+            raise InputError(_ambiguous_message(rec.id, seq))
         if mol == "protein" or (mol == "" and not looks_like_nucleotide(seq)):
             prot, bad = validate_protein(rec.id, seq)
             problems.extend(bad)
@@ -259,7 +289,8 @@ def _parse_genbank(text: str, parsed: ParsedInput, problems: list) -> None:
             continue
         parsed.nucleotides.append(NucleotideRecord(
             id=rec.id, sequence=seq.upper(), description=rec.description, source="genbank",
-            circular=rec.annotations.get("topology") == "circular", translations=_cds_translations(rec)))
+            circular=rec.annotations.get("topology") == "circular", translations=_cds_translations(rec),
+            topology=rec.annotations.get("topology")))
 
 
 def _offer_message(nucs: list[NucleotideRecord]) -> str:

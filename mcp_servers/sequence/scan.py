@@ -45,6 +45,9 @@ _ALIASES = {"masked": "masked-marginals", "masked-marginal": "masked-marginals",
 CPU_BATCH = 1
 GPU_TOKEN_BUDGET = 32768
 GPU_MAX_BATCH = 256
+# ESM-2 was trained on crops of at most 1,022 residues (1,024 positions with BOS/EOS); its positional embeddings
+# stop there, so no window may be longer.
+MAX_WINDOW = 1022
 
 
 def normalize_strategy(strategy: str | None) -> str:
@@ -66,8 +69,19 @@ def default_batch_size(lm: LoadedModel, n_tokens: int, setting: int | None = Non
     return CPU_BATCH
 
 
+def check_window(window: int) -> int:
+    """The window, or a SequenceError when it is not 1..1022 residues."""
+    from .errors import SequenceError
+
+    if not 1 <= int(window) <= MAX_WINDOW:
+        raise SequenceError(f"ESM window of {window} residues is not allowed: ESM-2 reads at most {MAX_WINDOW} residues "
+                            f"at a time (1,024 tokens with BOS/EOS). Set BIOAGENT_SEQUENCE__WINDOW to 16-{MAX_WINDOW}.")
+    return int(window)
+
+
 def plan_windows(length: int, window: int) -> list[tuple[int, int]]:
     """Residue windows [start, end) covering a sequence: one window when it fits, else half-overlapping ones."""
+    window = check_window(window)
     if length <= window:
         return [(0, length)]
     step = max(1, window // 2)
@@ -196,8 +210,20 @@ class ScanMatrix:
         return -np.nanmean(s, axis=1)
 
 
+def numerics(lm: LoadedModel) -> str:
+    """What changes the numbers besides model and input: parameter dtype, device type and (on CUDA) whether TF32
+    matmuls are allowed (settings.sequence.gpu_tf32; scores differ by ~0.1 with TF32)."""
+    import torch
+
+    dtype = str(next(lm.model.parameters()).dtype).removeprefix("torch.")
+    device = getattr(lm.device, "type", str(lm.device))
+    tf32 = device == "cuda" and bool(torch.backends.cuda.matmul.allow_tf32)
+    return f"{dtype}|{device}|tf32={int(tf32)}"
+
+
 class ScanCache:
-    """Scan results keyed by (model id, sequence hash, strategy, window): in memory (LRU) and optionally on disk."""
+    """Scan results keyed by (model id, sequence hash, strategy, window, numerics: dtype, device, TF32): in memory
+    (LRU) and optionally on disk."""
 
     def __init__(self, directory: Path | None = None, max_items: int = 32):
         self.directory = Path(directory) if directory else None
@@ -206,9 +232,9 @@ class ScanCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(model_id: str, sequence: str, strategy: str, window: int) -> str:
+    def key(model_id: str, sequence: str, strategy: str, window: int, numerics: str) -> str:
         seq_hash = hashlib.sha256(sequence.encode()).hexdigest()
-        return hashlib.sha256(f"{model_id}|{seq_hash}|{strategy}|{window}".encode()).hexdigest()[:32]
+        return hashlib.sha256(f"{model_id}|{seq_hash}|{strategy}|{window}|{numerics}".encode()).hexdigest()[:32]
 
     def get(self, key: str):
         with self._lock:
@@ -255,7 +281,7 @@ def full_scan(lm: LoadedModel, sequence: str, strategy: str = "masked-marginals"
     """Log-probabilities at every position (the deep mutational scan), from the cache when present."""
     strategy = normalize_strategy(strategy)
     windows = plan_windows(len(sequence), window)
-    key = ScanCache.key(lm.model_id, sequence, strategy, window)
+    key = ScanCache.key(lm.model_id, sequence, strategy, window, numerics(lm))
     if cache is not None:
         hit = cache.get(key)
         if hit is not None:
@@ -271,7 +297,7 @@ def full_scan(lm: LoadedModel, sequence: str, strategy: str = "masked-marginals"
 def cached_scan(lm: LoadedModel, sequence: str, strategy: str, window: int, cache: ScanCache | None) -> ScanMatrix | None:
     if cache is None:
         return None
-    hit = cache.get(ScanCache.key(lm.model_id, sequence, normalize_strategy(strategy), window))
+    hit = cache.get(ScanCache.key(lm.model_id, sequence, normalize_strategy(strategy), window, numerics(lm)))
     if hit is None:
         return None
     return ScanMatrix(lm.name, normalize_strategy(strategy), sequence, hit[0], hit[1],

@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 INSTRUCTIONS = (
     "Protein sequence analysis for viral proteins, especially CRESS-DNA virus Rep proteins. Every tool takes the "
     "sequence as plain amino-acid letters or FASTA/GenBank text; positions are 1-based. ESM-2 scores are zero-shot "
-    "predictions with modest accuracy on viral proteins: report the model name and treat them as hypotheses."
+    "predictions with modest accuracy on viral proteins: report the model name and treat them as hypotheses. "
+    "annotate_genome takes a nucleotide genome or contig and reports genes, Rep, capsid and origin with 0-based "
+    "starts and exclusive ends."
 )
 
 SEQ_DESC = ("Protein sequence: plain one-letter amino acids (e.g. 'MPSKKNGRSG...') or FASTA text ('>id\\nMPSK...') "
@@ -151,6 +153,28 @@ def build_server(settings=None, host: str | None = None, port: int | None = None
         e.g. a truncated Rep or RepA) or 'no', with reasons. Parvovirus/herpesvirus Rep-like proteins are 'no'.
         No model needed; fast; works on every record of a multi-FASTA."""
         return await _call(service.annotate_rep, sequence, translate_dna=translate_dna, settings=s)
+
+    @mcp.tool(name="annotate_genome")
+    async def annotate_genome(
+        sequence: Annotated[str, Field(description=(
+            "Nucleotide sequence of a genome or contig: plain DNA letters, FASTA (one or many records) or GenBank "
+            "text."))],
+        circular: Annotated[bool | None, Field(description=(
+            "Topology: true/false for every record; default: GenBank's LOCUS line, else circular for a complete "
+            "CRESS-sized molecule (800-6,500 nt, no N), linear otherwise."))] = None,
+        include_sequences: Annotated[bool, Field(description=(
+            "Also return the genome and each gene's protein sequence (larger output)."))] = False,
+    ) -> dict[str, Any]:
+        """Annotate a CRESS-DNA virus genome or contig: genes on both strands (including genes that cross the origin
+        of a circular genome; pyrodigal-gv plus ATG ORFs), the Rep (with its CRESS Rep call and motifs; spliced Rep
+        predicted for mastre-/genomovirus-like RepA + intron), the capsid, genome organisation (ambisense/unisense),
+        the replication origin (family nonanucleotide such as TAGTATTAC/TAATATTAC in the loop of a stem-loop checked
+        by DNA folding, with the nick site) and the family. Returns {"records": [{id, length, topology, is_cress
+        (yes/partial/no), family, genes: [{role rep/cap/other, start, end, strand, exons, protein_length, rep_call}],
+        origin}]} with 0-based starts and exclusive ends (end < start when a gene wraps the origin). Phages,
+        plasmids and anelloviruses come back is_cress 'no' without a Rep or origin. For a protein use annotate_rep."""
+        return await _call(service.annotate_genome, sequence, circular=circular, include_sequences=include_sequences,
+                           settings=s)
 
     return mcp
 

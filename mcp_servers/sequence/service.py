@@ -129,6 +129,14 @@ def annotate_rep(text: str, translate_dna: bool = False, settings=None) -> dict:
             "motif_definitions": rep_motifs.definitions()}
 
 
+def annotate_genome(text: str, circular: bool | None = None, include_sequences: bool = False, settings=None) -> dict:
+    """Genome/contig annotation: genes (circular wrap), Rep (spliced where known) and capsid, origin stem-loop,
+    family; 0-based starts, exclusive ends (mcp_servers/sequence/genome)."""
+    from .genome import annotate_genome as _annotate
+
+    return _annotate(text, circular=circular, include_sequences=include_sequences)
+
+
 # ------------------------------------------------------------------------------------------------------------ ESM
 def score_mutations(text: str, mutations: str | list[str], strategy: str = "masked-marginals",
                     record_id: str | None = None, translate_dna: bool = False, settings=None) -> dict:

@@ -61,3 +61,6 @@ def make_server(data_dir, kb) -> Iterator[Callable[..., LiveServer]]:
 @pytest.fixture
 def server(make_server, fake_model) -> LiveServer:
     return make_server(model=fake_model)
+
+
+from tests.fixtures.postgres import postgres_server, postgres_url  # noqa: E402,F401  (a real PostgreSQL server)

@@ -27,7 +27,7 @@ class ContractService:
         self.calls: list[tuple[str, str | None, RunOverrides | None]] = []
 
     async def stream(self, message: str, thread_id: str | None = None,
-                     overrides: RunOverrides | None = None) -> AsyncIterator[TraceEvent]:
+                     overrides: RunOverrides | None = None, scope=None) -> AsyncIterator[TraceEvent]:
         self.calls.append((message, thread_id, overrides))
         thread_id = thread_id or uuid.uuid4().hex
         started = time.perf_counter()
@@ -63,7 +63,7 @@ class ContractService:
         yield TraceEvent(type="done", data=result.model_dump(mode="json"))
 
     async def run(self, message: str, thread_id: str | None = None,
-                  overrides: RunOverrides | None = None) -> RunResult:
+                  overrides: RunOverrides | None = None, scope=None) -> RunResult:
         async for event in self.stream(message, thread_id, overrides):
             if event.type == "done":
                 return RunResult.model_validate(event.data)
@@ -72,7 +72,7 @@ class ContractService:
     async def history(self, thread_id: str) -> list[dict]:
         return list(self.threads.get(thread_id, []))
 
-    async def report(self, sequence_text: str, lang: str = "en") -> dict:
+    async def report(self, sequence_text: str, lang: str = "en", **_options) -> dict:
         if self.fail_with is not None:
             raise self.fail_with
         return {"markdown": "# Report\n", "data": {"length": len(sequence_text)}}

@@ -71,6 +71,31 @@ class LiveServer:
         return self.app.state.ctx
 
 
+# -- jobs -----------------------------------------------------------------------------------------------------
+
+
+def wait_job(server_url: str, job_id: str, headers: dict, timeout: float = 120.0) -> dict:
+    """Poll ``GET /v1/jobs/{id}`` until the job has ended; returns its last status."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        status = httpx.get(f"{server_url}/v1/jobs/{job_id}", headers=headers, timeout=30).json()
+        if status["state"] in ("done", "failed", "cancelled"):
+            return status
+        assert time.monotonic() < deadline, status
+        time.sleep(0.1)
+
+
+def ingest(server_url: str, files: list, headers: dict, timeout: float = 120.0, **data) -> dict:
+    """Upload ``files`` (httpx ``files=``) and wait for the job."""
+    import httpx
+
+    r = httpx.post(f"{server_url}/v1/ingest", files=files, data=data or None, headers=headers, timeout=timeout)
+    assert r.status_code == 202, r.text
+    return wait_job(server_url, r.json()["job_id"], headers, timeout)
+
+
 # -- SSE ------------------------------------------------------------------------------------------------------
 
 
@@ -233,6 +258,19 @@ class MemoryKB:
             report.added_docs.append(p.stem)
             report.chunks_written += 1
         return report
+
+    def ingest_documents(self, docs, owner: str | None = None) -> IngestReport:
+        report = IngestReport()
+        for doc in docs:
+            self.ingested.append(Path(doc.path).name if doc.path else doc.doc_id)
+            report.added_docs.append(f"{owner}:{doc.doc_id}" if owner else doc.doc_id)
+            report.chunks_written += 1
+        return report
+
+    def list_documents(self) -> list:
+        from agent.kb.models import DocumentInfo
+
+        return [DocumentInfo(doc_id=d, title=t, chunks=1) for d, t in {(h.doc_id, h.title) for h in self.hits}]
 
 
 def annotate_rep(sequence: str) -> dict:

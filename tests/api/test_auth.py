@@ -75,3 +75,26 @@ def test_serve_without_a_key_exits_with_a_clear_message(monkeypatch, data_dir):
     result = CliRunner().invoke(app, ["serve", "--port", "1"])
     assert result.exit_code == 2
     assert "BIOAGENT_API__API_KEY" in result.output and "BIOAGENT_API__AUTH_DISABLED" in result.output
+
+
+def test_metrics_scrape_token_and_separate_port(make_server):
+    from tests.api.helpers import free_port
+
+    port = free_port()
+    server = make_server(metrics_token="scrape-0123456789", metrics_port=port)
+    token = {"Authorization": "Bearer scrape-0123456789"}
+    assert httpx.get(f"{server.url}/metrics", headers=token).status_code == 200
+    assert httpx.get(f"{server.url}/v1/models", headers=token).status_code == 401, "the scrape token is no API key"
+    assert httpx.get(f"{server.url}/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert r.status_code == 200 and "bioagent_runs_in_progress" in r.text
+
+
+def test_a_user_key_is_no_metrics_key(make_server, data_dir):
+    from agent.api.accounts import AccountStore
+
+    server = make_server()
+    key = server.ctx.accounts.add_user("dora")
+    assert isinstance(server.ctx.accounts, AccountStore)
+    assert httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    assert httpx.get(f"{server.url}/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200

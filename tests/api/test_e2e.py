@@ -15,7 +15,7 @@ import pytest
 from agent.events import RunResult
 from agent.settings import AgentSettings, EmbeddingSettings, LLMSettings
 from tests.api.conftest import api_settings
-from tests.api.helpers import API_KEY, AUTH, LiveServer
+from tests.api.helpers import API_KEY, AUTH, LiveServer, ingest
 
 NOTE = b"""# Rep of porcine circovirus 2
 
@@ -40,9 +40,9 @@ def test_api_end_to_end_with_the_real_llm_kb_and_mcp_servers(llm_server, data_di
         tools = ready.json()["checks"]["mcp_sequence"]
         assert tools["ok"] and "annotate_rep" in tools["detail"], "the sequence MCP server answers over stdio"
 
-        up = httpx.post(f"{server.url}/v1/ingest", headers=AUTH, timeout=180,
-                        files=[("files", ("pcv2-rep.md", NOTE, "text/markdown"))])
-        assert up.status_code == 200 and up.json()["report"]["added_docs"] == ["pcv2-rep"], up.text
+        up = ingest(server.url, [("files", ("pcv2-rep.md", NOTE, "text/markdown"))], AUTH, timeout=300,
+                    shared="true")
+        assert up["state"] == "done" and up["results"][0]["added"] == ["pcv2-rep"], up
 
         # A literature question over the openai client, streamed (few passages: each prompt token costs CPU time).
         client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=0, timeout=600)
@@ -60,7 +60,7 @@ def test_api_end_to_end_with_the_real_llm_kb_and_mcp_servers(llm_server, data_di
             if e.type == "step":
                 print(f"{e.node:>10}: {e.data.get('duration_ms', 0):9.0f} ms, LLM {e.data.get('llm_ms', 0):9.0f} ms "
                       f"in {e.data.get('llm_calls', 0)} calls")
-        assert run.answer.strip() and "".join(content).endswith(run.answer)
+        assert run.answer.strip() and "".join(content) == run.answer, "streamed content = the checked answer"
         steps = [e.node for e in run.trace if e.type == "step"]
         assert {"route", "rewrite", "retrieve", "grade", "answer", "verify"} <= set(steps), steps
         retrieved = [e.data for e in run.trace if e.type == "step" and e.node == "retrieve"]

@@ -43,7 +43,7 @@ def test_openai_client_streaming(make_server):
     server = make_server(model=FixedLatencyChatModel(latency_s=0.01, token_delay_s=0.02))
     stream = _client(server).chat.completions.create(
         model="bioagent", messages=[{"role": "user", "content": "Tell me about CRESS-DNA viruses."}],
-        stream=True, stream_options={"include_usage": True},
+        stream=True, stream_options={"include_usage": True}, extra_body={"stream_draft": True},
     )
     pieces, finals, usage, arrivals = [], [], None, []
     for chunk in stream:
@@ -70,17 +70,21 @@ def test_openai_client_streaming(make_server):
     assert any(e.type == "step" and e.node == "answer" for e in run.trace)
 
 
-def test_openai_streaming_checked_answer_only(server):
-    stream = _client(server).chat.completions.create(
-        model="bioagent", messages=[{"role": "user", "content": "Tell me about CRESS-DNA viruses."}],
-        stream=True, extra_body={"stream_draft": False})
+def test_openai_streamed_content_is_the_non_streamed_content(server):
+    """By default the streamed content is exactly what the non-streamed call returns: the checked answer."""
+    messages = [{"role": "user", "content": "Tell me about CRESS-DNA viruses."}]
+    stream = _client(server).chat.completions.create(model="bioagent", messages=messages, stream=True)
     pieces, result = [], None
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
             pieces.append(chunk.choices[0].delta.content)
         if chunk.choices and chunk.choices[0].finish_reason:
             result = chunk.model_extra["bioagent"]
-    assert result is not None and "".join(pieces) == result["answer"]
+    whole = _client(server).chat.completions.create(model="bioagent", messages=messages)
+    assert result is not None and "".join(pieces) == result["answer"] == whole.choices[0].message.content
+    assert len(pieces) > 1, "sent in pieces"
+    assert "Checked answer" not in "".join(pieces)
+    assert result["trace"] and whole.model_extra["bioagent"]["trace"], "the trace stays in the bioagent field"
 
 
 def test_thread_continues_over_openai_and_history_endpoint(server):
@@ -123,7 +127,10 @@ def test_sse_stream_with_httpx(make_server):
                       json={"message": "What does the Rep protein of PCV2 do?"}) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
-        for name, data in sse_events(r):
+        stream = sse_events(r)
+        first = next(stream)
+        assert first[0] == "run" and len(first[1]["run_id"]) == 32 and first[1]["thread_id"]
+        for name, data in stream:
             event = TraceEvent.model_validate(data)
             assert event.type == name
             events.append((name, event, time.perf_counter()))

@@ -7,7 +7,7 @@ import httpx
 
 from agent.settings import EmbeddingSettings
 from tests.api.conftest import api_settings
-from tests.api.helpers import AUTH, FixedLatencyChatModel, LiveServer
+from tests.api.helpers import AUTH, FixedLatencyChatModel, LiveServer, ingest
 
 NOTE = b"""---
 title: Rep of Beak and feather disease virus
@@ -28,22 +28,17 @@ def test_upload_into_the_real_knowledge_base(data_dir):
     settings.embedding = EmbeddingSettings(multilingual=False)
     service = AgentService(settings, chat_model=FixedLatencyChatModel(), tools=[])
     with LiveServer(create_app(settings, service=service, close_service=True)) as server:
-        r = httpx.post(f"{server.url}/v1/ingest", headers=AUTH, timeout=120,
-                       files=[("files", ("bfdv-rep.md", NOTE, "text/markdown"))])
-        assert r.status_code == 200, r.text
-        report = r.json()["report"]
-        assert report["added_docs"] == ["bfdv-rep"] and report["chunks_written"] >= 1 and not report["errors"]
+        job = ingest(server.url, [("files", ("bfdv-rep.md", NOTE, "text/markdown"))], AUTH, shared="true")
+        result = job["results"][0]
+        assert job["state"] == "done" and result["added"] == ["bfdv-rep"] and result["chunks"] >= 1, job
+        assert "warnings" not in result and "error" not in result
 
-        again = httpx.post(f"{server.url}/v1/ingest", headers=AUTH, timeout=120,
-                           files=[("files", ("bfdv-rep.md", NOTE, "text/markdown"))])
-        assert again.json()["report"]["unchanged_docs"] == ["bfdv-rep"], "same name, same content: a no-op"
+        again = ingest(server.url, [("files", ("bfdv-rep.md", NOTE, "text/markdown"))], AUTH, shared="true")
+        assert again["results"][0]["unchanged"] == ["bfdv-rep"], "same name, same content: a no-op"
 
-        bad = httpx.post(f"{server.url}/v1/ingest", headers=AUTH, timeout=120,
-                         files=[("files", ("records.jsonl", b'{"id": "x", "text": "ok"}\n{not json\n'))])
-        assert bad.status_code == 422, bad.text
-        err = bad.json()["error"]
-        assert err["type"] == "ingest_error" and "records.jsonl" in err["message"]
-        assert "bioagent-upload-" not in bad.text, "the server's temporary paths are not shown"
+        bad = ingest(server.url, [("files", ("records.jsonl", b'{"id": "x", "text": "ok"}\n{not json\n'))], AUTH)
+        assert bad["state"] == "done" and "records.jsonl" in bad["results"][0]["error"], bad
+        assert "bioagent-upload-" not in str(bad), "the server's temporary paths are not shown"
 
         run = httpx.post(f"{server.url}/v1/runs", headers=AUTH, timeout=120,
                          json={"message": "How does the Rep of beak and feather disease virus nick the origin?"})

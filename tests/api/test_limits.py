@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from tests.api.helpers import AUTH
+from tests.api.helpers import AUTH, ingest
 
 
 def _fields(r: httpx.Response) -> set[str]:
@@ -65,11 +65,10 @@ def test_chat_validation(server):
 def test_ingest_a_text_file(server, kb):
     files = [("files", ("rep notes.md", b"# Rep\n\nThe Rep protein nicks the origin.\n", "text/markdown")),
              ("files", ("../../evil.txt", b"plain text", "text/plain"))]
-    r = httpx.post(f"{server.url}/v1/ingest", files=files, headers=AUTH, timeout=30)
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert [f["filename"] for f in body["files"]] == ["rep notes.md", "evil.txt"]
-    assert body["report"]["added_docs"] == ["rep notes", "evil"]
+    job = ingest(server.url, files, AUTH)
+    assert job["state"] == "done" and job["progress"] == {"done": 2, "total": 2}, job
+    assert [f["file"] for f in job["results"]] == ["rep notes.md", "evil.txt"]
+    assert [f["doc_id"] for f in job["results"]] == ["admin:rep notes", "admin:evil"], "the uploader's documents"
     assert kb.ingested == ["rep notes.md", "evil.txt"]
 
 
@@ -92,8 +91,8 @@ def test_ingest_size_and_count_limits(make_server, kb):
     url = f"{server.url}/v1/ingest"
     big = httpx.post(url, files=[("files", ("big.txt", b"a" * 20_000))], headers=AUTH)
     assert big.status_code == 413 and big.json()["error"]["type"] == "request_too_large"
-    ok = httpx.post(url, files=[("files", ("small.txt", b"a" * 5_000))], headers=AUTH)
-    assert ok.status_code == 200, ok.text
+    ok = ingest(server.url, [("files", ("small.txt", b"a" * 5_000))], AUTH)
+    assert ok["state"] == "done" and "error" not in ok["results"][0], ok
     three = [("files", (f"f{i}.txt", b"text")) for i in range(3)]
     assert "body.files" in _fields(httpx.post(url, files=three, headers=AUTH))
     assert kb.ingested == ["small.txt"]

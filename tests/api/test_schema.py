@@ -20,7 +20,11 @@ def test_openapi_schema_is_complete(server):
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
     paths = set(schema.raw_schema["paths"])
     assert {"/v1/runs", "/v1/runs/stream", "/v1/chat/completions", "/v1/models", "/v1/threads/{thread_id}",
-            "/v1/ingest", "/v1/sequence/report", "/healthz", "/readyz", "/metrics"} <= paths
+            "/v1/ingest", "/v1/sequence/report", "/healthz", "/readyz", "/metrics",
+            "/v1/runs/{run_id}", "/v1/runs/{run_id}/cancel", "/v1/runs/{run_id}/stream", "/v1/threads",
+            "/v1/documents", "/v1/documents/{doc_id}", "/v1/documents/search", "/v1/documents/stats",
+            "/v1/jobs/{job_id}", "/v1/me", "/v1/me/preferences", "/v1/auth/token",
+            "/v1/sequence/analyze", "/v1/sequence/genome"} <= paths
     assert "bearer" in schema.raw_schema["components"]["securitySchemes"]
 
 
@@ -31,6 +35,7 @@ def test_no_server_errors_on_generated_requests(server, mode):
     started = time.monotonic()
     failures: list[str] = []
     checked: list[str] = []
+    no_inputs: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10
 
@@ -48,8 +53,9 @@ def test_no_server_errors_on_generated_requests(server, mode):
             check()
         except Unsatisfiable:  # negative mode: an operation with no inputs to break (GET /healthz)
             assert mode == "negative"
+            no_inputs.append(operation.label)
             continue
         checked.append(operation.label)
-    assert len(checked) >= len(operations) - 1
+    assert len(checked) + len(no_inputs) == len(operations) and len(checked) >= 15, (checked, no_inputs)
     assert not failures, "\n\n".join(failures[:5])
-    assert time.monotonic() - started < 60
+    assert time.monotonic() - started < 180

@@ -31,7 +31,7 @@ from tests.deploy.helpers import (
 
 SETTINGS = {var for var, _, _ in iter_settings_rows()}
 APP_SERVICES = {"api", "ui", "mcp-sequence", "mcp-literature", "llamacpp"}
-SECRETS = {"QDRANT_API_KEY", "BIOAGENT_API_KEY", "MCP_BEARER_TOKEN"}
+SECRETS = {"QDRANT_API_KEY", "BIOAGENT_API_KEY", "MCP_BEARER_TOKEN", "METRICS_TOKEN", "POSTGRES_PASSWORD"}
 
 
 @pytest.fixture(scope="module")

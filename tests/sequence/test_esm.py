@@ -18,6 +18,7 @@ from mcp_servers.sequence.scan import (  # noqa: E402
     ScanCache,
     assign_windows,
     full_scan,
+    numerics,
     plan_windows,
     position_logprobs,
 )
@@ -149,10 +150,39 @@ def test_cache_memory_and_disk_identical(tiny_esm_env, pcv2_rep, tmp_path):
         assert np.array_equal(m.lp20, first.lp20) and np.array_equal(m.lpwt, first.lpwt)
     wt = full_scan(lm, pcv2_rep, "wt-marginals", cache=cache)
     assert not wt.cached  # the strategy is part of the key
-    keys = {ScanCache.key(lm.model_id, pcv2_rep, s, 1022) for s in ("masked-marginals", "wt-marginals")}
-    keys.add(ScanCache.key("other-model", pcv2_rep, "masked-marginals", 1022))
-    keys.add(ScanCache.key(lm.model_id, pcv2_rep[:-1], "masked-marginals", 1022))
-    assert len(keys) == 4
+    num = numerics(lm)
+    assert num == "float32|cpu|tf32=0"
+    keys = {ScanCache.key(lm.model_id, pcv2_rep, s, 1022, num) for s in ("masked-marginals", "wt-marginals")}
+    keys.add(ScanCache.key("other-model", pcv2_rep, "masked-marginals", 1022, num))
+    keys.add(ScanCache.key(lm.model_id, pcv2_rep[:-1], "masked-marginals", 1022, num))
+    # precision, device and TF32 are part of the key: a half-precision or TF32 GPU scan is never served for fp32
+    for other in ("float16|cuda|tf32=0", "float32|cuda|tf32=1", "float32|cuda|tf32=0", "bfloat16|cpu|tf32=0"):
+        keys.add(ScanCache.key(lm.model_id, pcv2_rep, "masked-marginals", 1022, other))
+    assert len(keys) == 8
+
+
+def test_cache_key_follows_model_precision(tiny_esm_env, pcv2_rep, tmp_path):
+    lm = esm_model.get_model()
+    cache = ScanCache(tmp_path / "c")
+    full_scan(lm, pcv2_rep[:40], "wt-marginals", cache=cache)
+    copy = esm_model.random_esm2("tiny")[0]
+    copy.load_state_dict(lm.model.state_dict())
+    half = esm_model.wrap_model(copy.to(dtype=torch.bfloat16), lm.alphabet, lm.name, device="cpu",
+                                model_id=lm.model_id)  # same model id, other precision
+    assert numerics(half) == "bfloat16|cpu|tf32=0"
+    assert not full_scan(half, pcv2_rep[:40], "wt-marginals", cache=cache).cached
+    assert full_scan(lm, pcv2_rep[:40], "wt-marginals", cache=cache).cached
+
+
+def test_window_limit(tiny_esm_env, monkeypatch, pcv2_rep):
+    with pytest.raises(SequenceError, match="at most 1022 residues"):
+        plan_windows(2000, 1500)
+    from agent.settings import get_settings
+
+    monkeypatch.setenv("BIOAGENT_SEQUENCE__WINDOW", "2048")
+    get_settings.cache_clear()
+    with pytest.raises(ValueError, match="less than or equal to 1022"):
+        get_settings()
 
 
 def test_service_scan_cached_rerun_and_score_reuse(tiny_esm_env, pcv2_rep):

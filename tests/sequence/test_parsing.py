@@ -167,5 +167,38 @@ def test_properties(settings, pcv2_rep):
     assert p["molecular_weight_da"] == pytest.approx(pa.molecular_weight(), abs=0.01)
     assert p["isoelectric_point"] == pytest.approx(pa.isoelectric_point(), abs=0.01)
     assert sum(p["composition"].values()) == 314
+    assert p["instability_index"] == pytest.approx(pa.instability_index(), abs=0.01)
     (q,) = service.properties("MKXXL")["records"]
     assert q["excluded_letters"] == {"X": 2} and q["composition"]["K"] == 1
+
+
+def test_properties_do_not_join_residues_across_ambiguous_letters(settings, pcv2_rep):
+    from Bio.SeqUtils.ProtParam import ProteinAnalysis
+    from Bio.SeqUtils.ProtParamData import DIWV
+
+    # an X between K and V: the dipeptide KV does not exist and must not count (ProtParam on "MKVL" would count it)
+    (q,) = service.properties("MKXVL")["records"]
+    expected = 10 * (DIWV["M"]["K"] + DIWV["V"]["L"]) / 4
+    assert q["instability_index"] == pytest.approx(expected, abs=0.01)
+    assert q["instability_index"] != pytest.approx(ProteinAnalysis("MKVL").instability_index(), abs=0.01)
+    # the weight keeps the chain's real length: one X adds about a mean residue, not nothing
+    with_x = service.properties(pcv2_rep[:100] + "X" + pcv2_rep[100:])["records"][0]
+    plain = service.properties(pcv2_rep)["records"][0]
+    assert 100 < with_x["molecular_weight_da"] - plain["molecular_weight_da"] < 140
+    b = service.properties(pcv2_rep.replace("D", "B", 1))["records"][0]
+    assert abs(b["molecular_weight_da"] - plain["molecular_weight_da"]) < 1.0
+    assert "instability index uses only dipeptides" in q["note"]
+
+
+def test_ambiguous_dna_is_not_a_protein(settings):
+    from mcp_servers.sequence.errors import InputError
+
+    dna = "ACGTRYKMSWACGTNNACGTACGTRYACGTACGTRYKMACGTACGT"  # 46 letters, 26% ambiguity codes
+    with pytest.raises(InputError, match=r"looks like a DNA/RNA sequence .* ambiguity codes .* above the 10% limit"):
+        service.parse(dna)
+    with pytest.raises(InputError, match="ambiguity codes"):
+        service.properties(">x\n" + dna)
+    # a clean DNA and a real protein are unaffected
+    assert service.parse("ACGT" * 10)["records"][0]["kind"] == "nucleotide"
+    assert service.parse(pcv2_rep_short := "MPSKKNGRSGPQPHKRWVFTLNNPSEDERKKIRELPISLFDYFIVGEEG")["records"][0]["kind"] \
+        == "protein", pcv2_rep_short

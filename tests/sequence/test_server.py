@@ -21,7 +21,7 @@ from mcp.client.streamable_http import streamablehttp_client  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = {"validate_sequence", "protein_properties", "score_mutations", "mutational_scan", "embed_sequence",
-         "predict_contacts", "annotate_rep"}
+         "predict_contacts", "annotate_rep", "annotate_genome"}
 
 
 def _env(checkpoint: Path, data_dir: Path, **extra) -> dict:
@@ -43,6 +43,11 @@ async def _exercise(session: ClientSession, pcv2_rep: str) -> None:
     for t in tools.values():
         assert len(t.description) > 120, t.name
         assert t.inputSchema["properties"]["sequence"]["description"]
+    genome = _payload(await session.call_tool(
+        "annotate_genome", {"sequence": (ROOT / "tests/data/sequences/genomes/NC_005148.1.gbk").read_text()}))
+    rec = genome["records"][0]
+    assert rec["is_cress"] == "yes" and rec["origin"]["nonanucleotide"] == "AAGTATTAC" and "sequence" not in rec
+    assert [g["strand"] for g in rec["genes"] if g["role"] in ("rep", "cap")] == [1, -1]
     fasta = f">NP_937956.1 PCV2 Rep\n{pcv2_rep}\n"
     rep = _payload(await session.call_tool("annotate_rep", {"sequence": fasta}))
     assert rep["records"][0]["call"] == "yes"
@@ -67,6 +72,7 @@ async def _exercise(session: ClientSession, pcv2_rep: str) -> None:
         "too long": ("mutational_scan", {"sequence": "MKVL" * 12_500}, "above the limit"),
         "fasta": ("protein_properties", {"sequence": "oops\n>a\nMK"}, "Malformed FASTA"),
         "dna": ("score_mutations", {"sequence": "ATG" + "GCT" * 80 + "TAA", "mutations": "A2G"}, "translate_dna"),
+        "genome of a protein": ("annotate_genome", {"sequence": pcv2_rep}, "are protein sequences"),
     }
     for name, (tool, args, text) in bad.items():
         res = await session.call_tool(tool, args)

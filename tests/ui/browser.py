@@ -1,8 +1,8 @@
 """Headless Chromium (Debian's `chromium`) for the end-to-end UI test, driven by Playwright for Python when it is
 installed (with the system browser: no browser download) or else directly over the Chrome DevTools Protocol.
 
-Both drivers offer the few things the test does: open a page, type into an element and press Enter, wait for
-text, click an element by its text, read the page text, and save a PNG screenshot.
+Both drivers offer the few things the tests do: open a page, fill an element or type into it and press Enter,
+wait for text, click an element by its text, read the page text, and save a PNG screenshot.
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ class PlaywrightBrowser:
         box.click()
         box.fill(text)
         box.press("Enter")
+
+    def fill(self, selector: str, text: str) -> None:
+        self.page.locator(selector).first.fill(text)
 
     def text(self) -> str:
         return self.page.evaluate("() => document.body.innerText")
@@ -156,6 +159,10 @@ class CDPBrowser:
             self._call("Input.dispatchKeyEvent", {"type": kind, "key": "Enter", "code": "Enter",
                                                   "windowsVirtualKeyCode": 13, "nativeVirtualKeyCode": 13,
                                                   **({"text": "\r"} if kind == "keyDown" else {})})
+
+    def fill(self, selector: str, text: str) -> None:
+        self._eval(f"document.querySelector({json.dumps(selector)}).focus()")
+        self._call("Input.insertText", {"text": text})
 
     def text(self) -> str:
         return self._eval("document.body.innerText") or ""

@@ -77,15 +77,36 @@ def app_test():
 
 
 @pytest.fixture
-def api_url(settings, make_service, memory_kb):
-    """The real API app (real AgentService, fake chat model) served by uvicorn on 127.0.0.1."""
+def api_server(settings, make_service):
+    """The real API app (real AgentService with the fake chat model, the real knowledge base holding one shared Rep
+    passage) served by uvicorn on 127.0.0.1, with an admin key and two users: alice (with a password) and bob."""
+    from types import SimpleNamespace
+
     from agent.api import create_app
+    from agent.api.accounts import AccountStore, store_path
+    from agent.kb import get_knowledge_base
     from tests.api.helpers import LiveServer
 
     settings.api.api_key = SecretStr("ui-test-key")
-    app = create_app(settings, service=make_service(), knowledge_base=memory_kb, close_service=True)
+    settings.embedding.multilingual = False  # the English embedding model only: faster, same contract
+    accounts = AccountStore(store_path(settings))
+    keys = {"admin": "ui-test-key", "alice": accounts.add_user("alice", password="alice-password"),
+            "bob": accounts.add_user("bob")}
+    accounts.close()
+    kb = get_knowledge_base(settings)
+    doc = settings.data_dir / "pcv2-rep.md"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(f"# The Rep protein of porcine circovirus 2\n\n{REP_TEXT}\n", encoding="utf-8")
+    kb.ingest_paths([doc])  # no owner: the shared library
+    app = create_app(settings, service=make_service(knowledge_base=kb), knowledge_base=kb, close_service=True)
     with LiveServer(app) as server:
-        yield server.url
+        yield SimpleNamespace(url=server.url, keys=keys, kb=kb)
+    kb.close()
+
+
+@pytest.fixture
+def api_url(api_server):
+    return api_server.url
 
 
 @pytest.fixture

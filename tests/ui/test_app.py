@@ -58,12 +58,12 @@ def test_sidebar_settings_reach_the_run_and_threads_continue(app_test, make_clie
     at.chat_input[0].set_value("And its helicase domain?").run()
     assert at.session_state["thread_id"] == thread and len(at.chat_message) == 4
 
-    # A new thread, then the first one again from the checkpointer by its id (and listed under Recent).
+    # A new thread, then the first one again from the user's thread list (history from the checkpointer).
     at.sidebar.button(key="new_thread").click().run()
     assert at.session_state["thread_id"] is None and len(at.chat_message) == 0
     assert at.sidebar.selectbox(key="thread_pick").options[0].startswith("What does the PCV2 Rep protein do?")
-    at.sidebar.text_input(key="thread_typed").set_value(thread).run()
-    at.sidebar.button(key="open_thread_typed").click().run()
+    at.sidebar.selectbox(key="thread_pick").set_value(thread).run()
+    at.sidebar.button(key="open_thread_pick").click().run()
     assert at.session_state["thread_id"] == thread
     contents = [m.markdown[0].value for m in at.chat_message]
     assert contents[0] == "What does the PCV2 Rep protein do?" and contents[2] == "And its helicase domain?"
@@ -126,10 +126,10 @@ def test_library_upload_list_search_remove(app_test, make_client, settings):
         ]).run()  # a browser reruns the page when files are dropped in
         at.button(key="library_add").click().run()
         assert not at.exception, at.exception
-        assert any("1 added" in w.value for w in at.warning), [w.value for w in at.warning]
+        assert any("added or updated: 1;" in w.value for w in at.warning), [w.value for w in at.warning]
         assert any(e.value.startswith("empty.txt") for e in at.error), [e.value for e in at.error]
         assert [d.doc_id for d in kb.list_documents()] == ["rep-helicase"]
-        assert at.dataframe[0].value["doc_id"].tolist() == ["rep-helicase"]
+        assert at.dataframe[0].value["id"].tolist() == ["rep-helicase"]
 
         at.text_input(key="library_query").set_value("helicase unwinds DNA")
         at.button(key="FormSubmitter:library_search_form-Search").click().run()
@@ -144,16 +144,78 @@ def test_library_upload_list_search_remove(app_test, make_client, settings):
         kb.close()
 
 
-def test_chat_and_library_over_the_http_api(app_test, api_url, http_client):
-    at = app_test(http_client(api_url))
-    assert any(f"API {api_url}" in c.value for c in at.sidebar.caption)
+def test_chat_threads_and_library_over_the_http_api(app_test, api_server, http_client):
+    at = app_test(http_client(api_server.url, api_server.keys["alice"]))
+    assert any(f"API {api_server.url}" in c.value for c in at.sidebar.caption)
+    assert any("Signed in as **alice**" in c.value for c in at.sidebar.caption)
     at.chat_input[0].set_value("What does the PCV2 Rep protein do?").run()
     assert not at.exception, at.exception
     labels = [s.label for s in at.status]
     assert labels[0].startswith("Trace — ") and any("**verify** — 1 citation" in label for label in labels), labels
     assert ANSWER in _texts(at)
-    assert any(e.label.startswith("[P1] pcv2-rep") for e in at.expander)
+    assert any(e.label.startswith("[P1]") for e in at.expander)
+    thread = at.session_state["thread_id"]
+    at.run()  # the sidebar (drawn before the page) lists the new thread on the next rerun
+    options = at.sidebar.selectbox(key="thread_pick").options  # alice's threads, from the API
+    assert len(options) == 1 and options[0].startswith("What does the PCV2 Rep protein do?")
 
     at.switch_page("views/library.py").run()
     assert not at.exception, at.exception
-    assert any("accepts uploads only" in i.value for i in at.info)
+    assert at.dataframe[0].value["id"].tolist() == ["pcv2-rep"]  # the shared library, listed over the API
+    at.text_input(key="library_query").set_value("rolling-circle replication")
+    at.button(key="FormSubmitter:library_search_form-Search").click().run()
+    assert any("pcv2-rep" in e.label or "porcine" in e.label for e in at.expander)
+
+    at.sidebar.selectbox(key="thread_pick").set_value(thread).run()
+    at.sidebar.button(key="delete_thread_pick").click().run()
+    assert not at.exception, at.exception
+    assert any("No threads yet" in c.value for c in at.sidebar.caption)
+
+
+def test_sign_in_page_then_chinese_remembered_for_the_user(app_test, api_server, settings, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.ui.conftest import APP
+
+    settings.ui.api_url = api_server.url
+    settings.api.api_key = None  # the UI has no key of its own: the user signs in
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Sign in to bioagent"
+    at.text_input(key="signin_user").set_value("alice")
+    at.text_input(key="signin_password").set_value("wrong")
+    at.button(key="FormSubmitter:signin_password-Sign in").click().run()
+    assert any("Sign-in failed" in e.value for e in at.error)
+    at.text_input(key="signin_password").set_value("alice-password")
+    at.button(key="FormSubmitter:signin_password-Sign in").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Ask bioagent"
+
+    at.sidebar.radio(key="lang").set_value("zh").run()
+    assert at.title[0].value == "向 bioagent 提问"
+    assert any("当前用户：**alice**" in c.value for c in at.sidebar.caption)
+
+    again = AppTest.from_file(str(APP), default_timeout=120)  # a new browser session of the same user
+    again.run()
+    again.text_input(key="signin_key_value").set_value(api_server.keys["alice"])
+    again.button(key="FormSubmitter:signin_key-Sign in").click().run()
+    assert not again.exception, again.exception
+    assert again.title[0].value == "向 bioagent 提问"  # the preference came from the API
+
+
+def test_a_new_user_with_an_empty_library_is_greeted_in_both_languages(app_test, make_client, settings):
+    from tests.ui.fakes import MemoryKnowledgeBase
+
+    kb = MemoryKnowledgeBase()
+    at = app_test(make_client(knowledge_base=kb))
+    assert any(s.value == "Your library is empty" for s in at.subheader)
+    assert "Ingest the sample library" in _texts(at) and "bioagent lit pull" in _texts(at)
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert any(s.value == "你的文献库还是空的" for s in at.subheader)
+    at.button(key="ingest_sample").click().run()
+    assert not at.exception, at.exception
+    assert len(kb.docs) >= 20  # examples/library
+    assert not any(s.value == "你的文献库还是空的" for s in at.subheader)
+    assert any("示例文献库已导入" in s.value for s in at.success)

@@ -10,13 +10,7 @@ import pytest
 
 from agent.events import RunOverrides
 from tests.ui.fakes import ANSWER, UIFakeChat
-from ui.client import (
-    ClientError,
-    Unsupported,
-    describe_error,
-    iter_sse,
-    normalize_readiness,
-)
+from ui.client import ClientError, describe_error, iter_sse, normalize_readiness
 
 
 def test_describe_error_is_readable():
@@ -75,43 +69,45 @@ def test_llm_down_is_a_readable_client_error(make_client, make_service, settings
     assert client.readiness()["llm"]["ok"] is False
 
 
-# -- the HTTP backend against the real API app ---------------------------------------------------------------------
+def test_errors_are_readable_in_both_languages():
+    assert describe_error(ValueError("bad"), "zh") == "输入无效：bad"
+    assert "模型服务" in describe_error(httpx.ConnectError("Connection refused"), "zh")
 
 
-def test_http_backend_streams_runs_and_reads_threads(api_url, http_client, fake_chat):
-    client = http_client(api_url)
-    events = list(client.stream("What does the PCV2 Rep protein do?", overrides=RunOverrides(temperature=0.2)))
-    types = [e.type for e in events]
-    assert types[0] == "step" and "token" in types and types[-1] == "done"
-    done = events[-1].data
-    assert done["answer"] == ANSWER and done["citations"][0]["ref"] == "P1"
-    assert (0.2, None) in fake_chat.seen or all(t == 0.2 for t, _ in fake_chat.seen)
-    history = client.history(done["thread_id"])
-    assert history[-1]["content"] == ANSWER
-    assert client.run("And its helicase?", thread_id=done["thread_id"]).thread_id == done["thread_id"]
-    ready = client.readiness()
-    assert ready["api"]["ok"] and ready["llm"]["ok"] and ready["mcp_sequence"]["ok"]
+def test_in_process_threads_preferences_and_jobs_are_per_user(make_client, make_service, memory_kb, settings):
+    from ui.backend_local import InProcessBackend
+    from ui.client import BioagentClient
+
+    ann = make_client()
+    bob = BioagentClient(InProcessBackend(make_service(), knowledge_base=memory_kb, settings=settings, user="bob"))
+    try:
+        done = list(ann.stream("What does the PCV2 Rep protein do?"))[-1].data
+        assert [t["thread_id"] for t in ann.threads()] == [done["thread_id"]]
+        assert bob.threads() == []  # another user of the same data dir sees none of them
+        assert ann.set_preferences(lang="zh")["preferences"] == {"lang": "zh"}
+        assert bob.me()["preferences"] == {}
+        assert ann.delete_thread(done["thread_id"]) == {"deleted": done["thread_id"]}
+        assert ann.threads() == [] and ann.history(done["thread_id"]) == []  # the checkpoint went too
+        with pytest.raises(ClientError):
+            ann.delete_thread(done["thread_id"])
+
+        seen = []
+        job = ann.ingest([("rep.txt", b"Rep binds the origin.\n\nIt nicks DNA."), ("empty.txt", b"")],
+                         progress=lambda done_, total, name: seen.append((done_, total)))
+        assert job["state"] == "done" and job["results"][0] == {"file": "rep.txt", "doc_id": "rep", "chunks": 2}
+        assert "error" in job["results"][1] and seen[-1] == (2, 2)
+        assert "rep" in {d["id"] for d in ann.list_documents()}
+    finally:
+        bob.close()
 
 
-def test_http_backend_uploads_and_explains_what_the_api_cannot_do(api_url, http_client, memory_kb):
-    client = http_client(api_url)
-    seen = []
-    report = client.ingest([("rep.txt", b"Rep binds the origin.\n\nIt nicks DNA.")],
-                           progress=lambda done, total, name: seen.append((done, total, name)))
-    assert report["added_docs"] == ["rep"] and report["chunks_written"] == 2
-    assert seen == [(0, 1, "rep.txt"), (1, 1, "")]
-    assert "rep" in memory_kb.docs
-    with pytest.raises(Unsupported):
-        client.list_documents()
-    bad = client.ingest([("virus.exe", b"MZ")])
-    assert bad["errors"] and "not accepted" in bad["errors"][0]
+def test_user_store_writes_under_a_lock_from_many_threads(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
 
+    from ui.user_store import UserStore
 
-def test_http_backend_reports_a_wrong_key_an_unreachable_api_and_bad_input(api_url, http_client):
-    with pytest.raises(ClientError, match="refused the key"):
-        http_client(api_url, "wrong").run("hello")
-    with pytest.raises(ClientError, match="rejected the input"):
-        http_client(api_url).run("   ")
-    with pytest.raises(ClientError, match="Cannot reach the bioagent API"):
-        http_client("http://127.0.0.1:9").run("hello")
-    assert http_client("http://127.0.0.1:9").readiness()["api"]["ok"] is False
+    stores = [UserStore(tmp_path, "alice") for _ in range(4)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: stores[i % 4].touch_thread(f"t{i}", f"question {i}"), range(60)))
+    assert sorted(t["thread_id"] for t in stores[0].threads()) == sorted(f"t{i}" for i in range(60))
+    assert UserStore(tmp_path, "../etc").root.parent == tmp_path / "ui" / "users"  # a name is never a path

@@ -1,6 +1,6 @@
 """The Sequence page with AppTest: Rep motifs on the sequence, the scan heatmap and constraint plot (tiny random
 ESM-2 checkpoint through the real loading path), GenBank upload, bad input, and the report in 中文 with its
-Markdown download. Also the same figures from the report's data, as the API backend gets them."""
+Markdown download; a genome (DNA) with its genes and map; the page in 中文."""
 
 from __future__ import annotations
 
@@ -61,8 +61,25 @@ def test_genbank_upload_translates_the_rep_cds(app_test, make_client, esm_settin
     assert not at.exception, at.exception
     assert at.subheader[0].value.startswith("NP_937956.1 · 314 aa")
     infos = " ".join(i.value for i in at.info)
-    assert "3 proteins in the input" in infos and "Translated from NC_005148.1" in infos
-    assert not _charts(at)
+    assert "3 proteins in the input" in infos
+    assert any("Translated from NC_005148.1" in c.value for c in at.caption)
+    assert not _charts(at) and any("Mutation scan not run" in c.value for c in at.caption)  # the toggle, honoured
+    # DNA: the genome (length, topology, genes) and its map
+    assert any("1768 bp" in m.value and "circular" in m.value for m in at.markdown), [m.value for m in at.markdown]
+    genes = at.dataframe[1].value
+    assert genes.shape[0] >= 2 and "gene" in genes.columns
+    assert at.session_state["seq_genome"]["map_png_base64"] and at.get("image"), "no genome map"
+
+
+def test_the_page_speaks_chinese_and_the_report_follows(app_test, make_client):
+    at = app_test(make_client())
+    at.session_state["lang"] = "zh"
+    at.switch_page("views/sequence.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "序列分析"
+    assert at.radio(key="seq_lang").value == "zh"  # the report's language follows the UI's
+    at.button(key="seq_analyse").click().run()
+    assert any(e.value == "请先粘贴或上传序列。" for e in at.error)
 
 
 def test_bad_input_is_a_readable_error(app_test, make_client):
@@ -99,21 +116,3 @@ def test_report_in_chinese_with_markdown_download(app_test, make_client, make_se
     assert any("序列分析报告" in m.value for m in at.markdown)
     download = at.get("download_button")[0]
     assert download.proto.label == "Download Markdown"
-
-
-def test_report_data_gives_the_same_figures(esm_settings):
-    """The API backend plots from the report's data: same motifs and scan as the core gives in-process."""
-    import asyncio
-
-    from agent.report import build_report
-    from ui.sequence_core import analyze, from_report_data
-
-    tools = sequence_tools(esm=True)
-    report = asyncio.run(build_report(PCV2_REP, "en", tools=tools, knowledge_base=None, settings=esm_settings))
-    via_api = from_report_data(report["data"], PCV2_REP)
-    direct = analyze(PCV2_REP, settings=esm_settings)
-    assert via_api["sequence"] == direct["sequence"]
-    assert [(m["name"], m["start"], m["end"]) for m in via_api["motifs"]] == \
-        [(m["name"], m["start"], m["end"]) for m in direct["motifs"]]
-    assert via_api["scan"]["matrix"] == direct["scan"]["matrix"]
-    assert via_api["scan"]["constraint"] == direct["scan"]["constraint"]

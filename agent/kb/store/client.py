@@ -42,6 +42,9 @@ def _filter(flt: StoreFilter | None) -> qm.Filter | None:
             must.append(qm.FieldCondition(key=key, match=qm.MatchAny(any=values)))
     for key, (lo, hi) in flt.ranges.items():
         must.append(qm.FieldCondition(key=key, range=qm.Range(gte=lo, lte=hi)))
+    for key, values in flt.match_or_missing.items():
+        must.append(qm.Filter(should=[qm.FieldCondition(key=key, match=qm.MatchAny(any=list(values))),
+                                      qm.IsEmptyCondition(is_empty=qm.PayloadField(key=key))]))
     must_not = [qm.HasVectorCondition(has_vector=flt.missing_vector)] if flt.missing_vector else None
     return qm.Filter(must=must or None, must_not=must_not)
 

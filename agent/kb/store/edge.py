@@ -46,6 +46,8 @@ def _filter(flt: StoreFilter | None) -> qe.Filter | None:
             must.append(qe.FieldCondition(key, match=qe.MatchAny(values)))
     for key, (lo, hi) in flt.ranges.items():
         must.append(qe.FieldCondition(key, range=qe.RangeFloat(gte=lo, lte=hi)))
+    for key, values in flt.match_or_missing.items():
+        must.append(qe.Filter(should=[qe.FieldCondition(key, match=qe.MatchAny(list(values))), qe.IsEmptyCondition(key)]))
     if flt.missing_vector:
         must_not.append(qe.HasVectorCondition(flt.missing_vector))
     return qe.Filter(must=must or None, must_not=must_not or None)

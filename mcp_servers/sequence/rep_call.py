@@ -1,0 +1,159 @@
+"""The CRESS Rep call from profile evidence: HUH endonuclease and SF3 helicase domains, their order and coverage.
+
+    from mcp_servers.sequence.rep_call import call_rep
+    call_rep("MPSKKNGRSG...")  # -> {"call": "yes", "confidence": 0.99, "reason": "...", "family": {...}, ...}
+
+Outcomes (``call``):
+
+- ``yes``: a CRESS Rep: a CRESS-like HUH endonuclease domain followed by an SF3 helicase domain at CRESS spacing.
+- ``partial``: a truncated CRESS Rep: the HUH domain and the sequence ends soon after it, or the SF3 domain with
+  too little sequence before it to hold the HUH domain (fragments, partial ORFs).
+- ``huh_only``: an HUH endonuclease without an SF3 helicase: either a phage/plasmid-like Rep (Microviridae,
+  Inoviridae profiles score higher than any CRESS profile) or a RepA-like protein (the CRESS HUH domain is followed
+  by a full C-terminal region without a helicase: geminivirus/genomovirus RepA, an unspliced Rep ORF).
+- ``no``: anything else (no CRESS domain; an SF3 helicase with a long non-CRESS N-terminus as in parvovirus NS1,
+  polyomavirus large T or papillomavirus E1; a geminivirus REn/AC3).
+
+Thresholds and the confidence curves come from rep_calibration.json (built from the training split only by
+scripts/build_rep_profiles.py). Motif positions are found with rep_motifs (1-based, inclusive ``start``/``end``) and
+are reported, not used for the decision.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from . import rep_motifs, rep_profiles
+from .rep_profiles import DomainHit
+
+CALIBRATION_FILE = rep_profiles.DATA_DIR / "rep_calibration.json"
+CALLS = ("yes", "partial", "huh_only", "no")
+
+
+@lru_cache(maxsize=4)
+def calibration(path: str = str(CALIBRATION_FILE)) -> dict:
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"Rep calibration {p} is missing; build it with scripts/build_rep_profiles.py.")
+    return json.loads(p.read_text())
+
+
+def _sigmoid(curve: dict, x: float) -> float:
+    z = curve["a"] + curve["b"] * x
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def _best(hits: Sequence[DomainHit], kind: str, after: int | None = None) -> DomainHit | None:
+    for h in hits:  # hits come best first
+        if h.kind == kind and (after is None or h.start >= after):
+            return h
+    return None
+
+
+def evidence(hits: Sequence[DomainHit], length: int, cal: dict) -> dict:
+    """The domain evidence the call is made from (JSON-able)."""
+    t = cal["thresholds"]
+    huh = _best(hits, "HUH")
+    huh_ok = huh is not None and huh.score >= t["huh"]
+    sf3 = _best(hits, "SF3", after=(huh.start + (huh.end - huh.start) // 2) if huh_ok else None)
+    sf3_ok = sf3 is not None and (sf3.score >= t["sf3_strong"] or (sf3.score >= t["sf3"] and
+                                                                   sf3.coverage >= t["sf3_coverage"]))
+    phage, fam, neg = _best(hits, "PHAGE"), _best(hits, "FAM"), _best(hits, "NEG")
+    return {"huh": huh, "huh_ok": huh_ok, "sf3": sf3, "sf3_ok": sf3_ok, "phage": phage, "fam": fam, "neg": neg,
+            "length": length}
+
+
+def decide(ev: dict, cal: dict) -> tuple[str, float, str]:
+    """(call, confidence, reason) from the domain evidence."""
+    t, curves = cal["thresholds"], cal["confidence"]
+    huh, sf3, phage, fam, neg = ev["huh"], ev["sf3"], ev["phage"], ev["fam"], ev["neg"]
+    huh_s = huh.score if huh else 0.0
+    sf3_s = sf3.score if sf3 else 0.0
+    cress_best = max(fam.score if fam else 0.0, huh_s + sf3_s)
+    p_rep = _sigmoid(curves["yes"], min(huh_s, sf3_s) if ev["huh_ok"] and ev["sf3_ok"] else 0.0)
+    p_dom = _sigmoid(curves["domain"], max(huh_s, sf3_s))
+    if phage is not None and phage.score >= t["phage"] and phage.score > cress_best:
+        conf = _sigmoid(curves["domain"], phage.score - cress_best)
+        return "huh_only", conf, (
+            f"HUH endonuclease without an SF3 helicase: the protein matches the phage/plasmid-like Rep profile "
+            f"{phage.label} ({phage.score:.0f} bits) better than any CRESS Rep profile ({cress_best:.0f} bits); "
+            "a phage or plasmid rolling-circle Rep, not a CRESS-DNA virus Rep.")
+    if ev["huh_ok"] and ev["sf3_ok"]:
+        gap = sf3.start - huh.end
+        if gap <= t["max_gap"]:
+            return "yes", p_rep, (
+                f"CRESS Rep: HUH endonuclease domain ({huh.label} profile, {huh_s:.0f} bits, residues "
+                f"{huh.start + 1}-{huh.end}) followed by an SF3 helicase domain ({sf3.label} profile, {sf3_s:.0f} "
+                f"bits, residues {sf3.start + 1}-{sf3.end}).")
+        return "no", 1.0 - p_rep, (
+            f"An HUH domain and an SF3 helicase are both present, but {gap} residues apart (CRESS Reps: at most "
+            f"{t['max_gap']}), as in parvovirus Rep/NS1, where an extra domain separates them: not a CRESS Rep.")
+    if ev["huh_ok"]:
+        tail = ev["length"] - huh.end
+        if tail >= t["repa_tail"]:
+            return "huh_only", p_dom, (
+                f"HUH endonuclease without an SF3 helicase: a CRESS-like HUH domain ({huh.label} profile, "
+                f"{huh_s:.0f} bits, residues {huh.start + 1}-{huh.end}) is followed by {tail} residues with no SF3 "
+                "helicase: RepA-like (e.g. geminivirus/genomovirus RepA, the unspliced Rep ORF), not a truncation.")
+        return "partial", p_dom, (
+            f"Truncated CRESS Rep: CRESS HUH endonuclease domain ({huh.label} profile, {huh_s:.0f} bits) and the "
+            f"sequence ends {tail} residues after it, where the SF3 helicase would start (fragment or partial ORF).")
+    if ev["sf3_ok"]:
+        head = sf3.start
+        if head <= t["max_head"]:
+            return "partial", p_dom, (
+                f"Truncated CRESS Rep: CRESS SF3 helicase domain ({sf3.label} profile, {sf3_s:.0f} bits, residues "
+                f"{sf3.start + 1}-{sf3.end}) with only {head} residues before it, too few for the HUH domain "
+                "(N-terminal fragment missing).")
+        return "no", 1.0 - p_dom, (
+            f"An SF3 helicase ({sf3_s:.0f} bits) preceded by {head} residues without a CRESS HUH endonuclease: SF3 "
+            "helicases also occur in parvovirus NS1/Rep, polyomavirus large T and papillomavirus E1; not a CRESS Rep.")
+    if neg is not None and neg.score >= t["neg"]:
+        return "no", _sigmoid(curves["domain"], neg.score), (
+            f"Matches the {neg.label} profile ({neg.score:.0f} bits) and no Rep domain: not a Rep.")
+    return "no", 1.0 - p_dom, "No CRESS Rep HUH endonuclease or SF3 helicase domain above the calibrated thresholds."
+
+
+def motifs(seq: str) -> list[dict]:
+    """RCR I-III, Walker A/B, motif C positions (rep_motifs chain; 1-based, inclusive)."""
+    chain = rep_motifs.best_chain(rep_motifs.find_candidates(seq))
+    return [h.as_dict() for h in chain]
+
+
+def _result(record_id: str, seq: str, hits: list[DomainHit], cal: dict, with_family: bool) -> dict:
+    ev = evidence(hits, len(seq), cal)
+    call, conf, reason = decide(ev, cal)
+    family = None
+    if with_family and call in ("yes", "partial", "huh_only") and not (ev["phage"] and reason.startswith(
+            "HUH endonuclease without an SF3 helicase: the protein matches the phage")):
+        from .rep_family import classify_hits
+
+        family = classify_hits(seq, hits, cal)
+    domains = [d.as_dict() | {"domain": k} for k, d in (("HUH endonuclease", ev["huh"]), ("SF3 helicase", ev["sf3"]))
+               if d is not None and ev[f"{'huh' if k.startswith('HUH') else 'sf3'}_ok"]]
+    return {"id": record_id, "length": len(seq), "call": call, "is_rep": call == "yes",
+            "confidence": round(conf, 3), "reason": reason, "family": family, "motifs": motifs(seq),
+            "domains": domains, "best_profiles": [h.as_dict() for h in hits[:5]]}
+
+
+def call_reps(records: Sequence[tuple[str, str]], with_family: bool = True) -> list[dict]:
+    """call_rep for many (record_id, protein) pairs with one profile search (faster than one by one)."""
+    cal = calibration()
+    seqs = [s.upper().rstrip("*") for _, s in records]
+    for (rid, _), s in zip(records, seqs):
+        bad = sorted({c for c in s if not c.isalpha()})
+        if not s or bad:
+            raise ValueError(f"call_rep: record {rid!r} must be a non-empty one-letter protein sequence"
+                             + (f" (found {''.join(bad)!r})" if bad else ""))
+    hits = rep_profiles.search(seqs)
+    return [_result(rid, s, h, cal, with_family) for (rid, _), s, h in zip(records, seqs, hits)]
+
+
+def call_rep(protein_seq: str, record_id: str = "sequence") -> dict:
+    """Is this protein a CRESS Rep? {call: yes|partial|huh_only|no, is_rep, confidence (0-1), reason, family (dict or
+    None), motifs [{motif, name, domain, start, end, sequence, score}] (1-based), domains, best_profiles}."""
+    return call_reps([(record_id, protein_seq)])[0]

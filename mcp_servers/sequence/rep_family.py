@@ -1,0 +1,106 @@
+"""Rep -> Cressdnaviricota family (genus where the reference names give it), with the nearest reference.
+
+The family is the best-scoring full-length family profile (``FAM|<family>``) when it reaches the calibrated bit
+score; otherwise the family of the nearest training reference when that is close enough; otherwise
+"unclassified CRESS". The nearest reference is found by a 3-mer prefilter and a semi-global alignment (parasail,
+BLOSUM62, gap open 11 / extend 1) against the shipped training-split references (rep_references.faa.gz); identity =
+identical positions / aligned columns. The genus is the nearest reference's genus (parsed from its virus name) when
+the identity reaches the calibrated level and the families agree.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from . import rep_profiles
+from .rep_profiles import DomainHit
+
+REFERENCES_FILE = rep_profiles.DATA_DIR / "rep_references.faa.gz"
+UNCLASSIFIED = "unclassified CRESS"
+PREFILTER = 12  # references aligned after the k-mer prefilter
+K = 3
+
+
+@dataclass(frozen=True)
+class Reference:
+    accession: str
+    family: str
+    genus: str | None
+    sequence: str
+    kmers: frozenset
+
+
+def _kmers(seq: str) -> frozenset:
+    return frozenset(seq[i:i + K] for i in range(len(seq) - K + 1))
+
+
+@lru_cache(maxsize=4)
+def references(path: str = str(REFERENCES_FILE)) -> tuple[Reference, ...]:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"Rep reference set {path} is missing; build it with scripts/build_rep_profiles.py.")
+    out, head, seq = [], None, []
+    with gzip.open(path, "rt") as fh:
+        for line in [*fh, ">"]:
+            if line.startswith(">"):
+                if head:
+                    f = dict(x.split("=", 1) for x in head[1:])
+                    s = "".join(seq)
+                    out.append(Reference(head[0], f["family"], None if f["genus"] == "-" else f["genus"], s,
+                                         _kmers(s)))
+                head, seq = line[1:].split(), []
+            else:
+                seq.append(line.strip())
+    return tuple(out)
+
+
+def nearest(seq: str, refs: Sequence[Reference] | None = None) -> tuple[Reference, float] | None:
+    """The reference with the highest alignment identity among the k-mer prefilter's best candidates."""
+    import parasail
+
+    refs = references() if refs is None else refs
+    if not refs:
+        return None
+    q = _kmers(seq)
+    cand = sorted(refs, key=lambda r: -len(q & r.kmers) / (min(len(q), len(r.kmers)) or 1))[:PREFILTER]
+    best: tuple[Reference, float] | None = None
+    for r in cand:
+        res = parasail.sg_stats_striped_16(seq, r.sequence, 11, 1, parasail.blosum62)
+        ident = res.matches / res.length if res.length else 0.0
+        if best is None or ident > best[1]:
+            best = (r, ident)
+    return best
+
+
+def classify_hits(seq: str, hits: Sequence[DomainHit], cal: dict, refs: Sequence[Reference] | None = None) -> dict:
+    """Family from already computed profile hits (rep_call passes its own)."""
+    t = cal["thresholds"]
+    fams: dict[str, float] = {}
+    for h in hits:
+        if h.kind == "FAM" and h.label not in fams:
+            fams[h.label] = h.score
+    ranked = sorted(fams.items(), key=lambda kv: -kv[1])
+    near = nearest(seq, refs)
+    out: dict = {"name": UNCLASSIFIED, "score": round(ranked[0][1], 1) if ranked else 0.0, "method": None,
+                 "profiles": [{"family": f, "score": round(s, 1)} for f, s in ranked[:3]], "nearest": None}
+    if near:
+        out["nearest"] = {"accession": near[0].accession, "family": near[0].family, "identity": round(near[1], 3)}
+    if ranked and ranked[0][1] >= t["family"]:
+        out.update(name=ranked[0][0], method="family profile HMM")
+    elif near and near[1] >= t["family_identity"]:
+        out.update(name=near[0].family, method="nearest reference")
+    if near and near[0].genus and near[0].family == out["name"] and near[1] >= t["genus_identity"]:
+        out["genus"] = near[0].genus
+    return out
+
+
+def classify_rep(protein_seq: str) -> dict:
+    """{name (family or 'unclassified CRESS'), score (best family profile, bits), genus?, nearest {accession,
+    family, identity}, profiles (top 3), method}."""
+    from .rep_call import calibration
+
+    seq = protein_seq.upper().rstrip("*")
+    return classify_hits(seq, rep_profiles.search([seq])[0], calibration())
