@@ -58,8 +58,10 @@ T = {
     },
     "failed": {"en": "failed", "zh": "失败"},
     "unavailable": {"en": "not available", "zh": "不可用"},
-    "call_values": {"en": {"yes": "yes", "no": "no", "partial": "partial"},
-                    "zh": {"yes": "是", "no": "否", "partial": "部分"}},
+    "call_values": {"en": {"yes": "yes", "no": "no", "partial": "partial (truncated CRESS Rep)",
+                           "huh_only": "HUH endonuclease without SF3 helicase (phage/plasmid Rep or RepA)"},
+                    "zh": {"yes": "是", "no": "否", "partial": "部分（截短的 CRESS Rep）",
+                           "huh_only": "仅有 HUH 内切酶、无 SF3 解旋酶（噬菌体/质粒 Rep 或 RepA）"}},
 }
 
 PROPERTY_LABELS = {

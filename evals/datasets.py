@@ -35,7 +35,7 @@ from agent.kb.models import Record
 
 Format = Literal["pubmedqa", "qa", "sequence"]
 LABELS = ("yes", "no", "maybe")
-REP_CALLS = ("yes", "partial", "no")
+REP_CALLS = ("yes", "partial", "huh_only", "no")
 MOTIF_KEYS = ("motif_I", "motif_II", "motif_III", "walker_A", "walker_B", "motif_C")
 LANGUAGES = ("en", "zh")
 

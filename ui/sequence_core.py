@@ -33,7 +33,8 @@ def _motifs(raw: list[dict] | None) -> list[dict]:
 def _verdict(annotation: dict | None) -> str:
     if not annotation:
         return ""
-    call = {"yes": "CRESS Rep", "partial": "partial CRESS Rep", "no": "not a CRESS Rep"}.get(
+    call = {"yes": "CRESS Rep", "partial": "partial CRESS Rep", "no": "not a CRESS Rep",
+            "huh_only": "HUH endonuclease without SF3 helicase (phage/plasmid Rep or RepA)"}.get(
         str(annotation.get("call")), str(annotation.get("call") or ""))
     reasons = " ".join(str(r) for r in annotation.get("reasons") or [])
     return f"{call} — {reasons}" if reasons else call

@@ -129,16 +129,22 @@ def register(app: typer.Typer) -> None:
         translate: bool = typer.Option(False, "--translate", help="Use CDS/ORF translations of DNA input."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """CRESS Rep motifs (RCR I-III, Walker A/B, motif C) and the yes/no/partial call per record."""
+        """CRESS Rep call (yes/partial/huh_only/no) with confidence, family and motifs (RCR I-III, Walker A/B, C)."""
         res = _run(service.annotate_rep, _read_input(input), translate_dna=translate)
         if json_out:
             _emit_json(res)
             return
         for r in res["records"]:
             motifs = " ".join(f"{m['motif']}@{m['start']}:{m['sequence']}" for m in r["motifs"])
-            typer.echo(f"{r['id']} ({r['length']} aa): CRESS Rep: {r['call']}  {motifs}")
-            for why in r["reasons"]:
-                typer.echo(f"    {why}")
+            fam = r.get("family") or {}
+            family = f"  family: {fam['name']}" + (f" ({fam['genus']})" if fam.get("genus") else "") if fam else ""
+            typer.echo(f"{r['id']} ({r['length']} aa): CRESS Rep: {r['call']} (confidence {r['confidence']}){family}")
+            if motifs:
+                typer.echo(f"    motifs: {motifs}")
+            if fam.get("nearest"):
+                n = fam["nearest"]
+                typer.echo(f"    nearest reference: {n['accession']} ({n['family']}, {100 * n['identity']:.0f}% identity)")
+            typer.echo(f"    {r['reason']}")
 
     @seq_app.command("genome")
     def genome(

@@ -15,13 +15,15 @@ from .rep_split import assert_training
 
 MIN_FAMILY = 4  # training Reps needed for a family profile
 MAX_PER_PROFILE = 250  # larger sets are subsampled (deterministically, by SHA-1 of the accession)
-MAX_REFERENCES = 120  # references kept per family for the nearest-reference search
+MAX_REFERENCES = 1000  # references kept per family for the nearest-reference search
+BIN = 0.05  # identity bin width of the nearest-reference calibration
+NEAR_IDENTICAL = 0.95
 PHAGE_SPLIT_BITS = 30.0  # phage Reps whose best CRESS SF3 score reaches this get their own "-SF3" phage profile
 NEGATIVE_CLASSES = ("capsid", "gemini_ren", "anellovirus_orf1", "archaeal_virus_rep")
 
 # Design constants (not fitted; see docs/sequence.md)
 FIXED = {"phage": 20.0, "sf3_coverage": 0.45, "repa_tail": 80, "max_head": 120, "neg": 20.0, "family": 60.0,
-         "family_identity": 0.45, "genus_identity": 0.6}
+         "genus_identity": 0.6}
 
 
 def _sha(acc: str) -> str:
@@ -47,8 +49,9 @@ def training_negatives(proteins: list[Protein], category: str) -> list[Protein]:
 
 
 def build(proteins: list[Protein], exclude_family: str | None = None, keep: Callable[[Protein], bool] = lambda p: True,
-          log: Callable[[str], None] = lambda s: None) -> list:
-    """Every profile from the training split (optionally without one family, or only proteins `keep` accepts)."""
+          log: Callable[[str], None] = lambda s: None, cress_only: bool = False) -> list:
+    """Every profile from the training split (optionally without one family, or only proteins `keep` accepts;
+    cress_only: only the FAM/HUH/SF3 family profiles)."""
     reps = training_reps(proteins, exclude_family, keep)
     hmms = []
     for fam in CRESS_FAMILIES:
@@ -57,6 +60,8 @@ def build(proteins: list[Protein], exclude_family: str | None = None, keep: Call
         chosen = subsample(reps[fam], MAX_PER_PROFILE)
         hmms += rep_profiles.family_profiles(fam, [(p.header, p.sequence) for p in chosen])
         log(f"  {fam}: {len(chosen)}/{len(reps[fam])} training Reps")
+    if cress_only:
+        return hmms
     sf3 = [h for h in hmms if rep_profiles.text(h.name).startswith("SF3|")]
     for fam in ("Microviridae", "Inoviridae"):
         phage = [p for p in training_negatives(proteins, "phage_rep") if p.family == fam]
@@ -76,9 +81,18 @@ def build(proteins: list[Protein], exclude_family: str | None = None, keep: Call
     return hmms
 
 
-def references(proteins: list[Protein]) -> list[Protein]:
+def references(proteins: list[Protein], hmms: list | None = None) -> list[Protein]:
+    """Training full-length Reps for the nearest-reference search. With `hmms`, a reference is kept only when its
+    family's profile is its best family profile, or its family has no profile (drops records filed under a family
+    their Rep does not match, e.g. "Circoviridae sp." Reps of other families, a nanovirus Rep among alphasatellites)."""
     by_fam = training_reps(proteins)
     out = [q for fam in sorted(by_fam) for q in subsample(by_fam[fam], MAX_REFERENCES)]
+    if hmms is not None:
+        fam_hmms = [h for h in hmms if rep_profiles.text(h.name).startswith("FAM|")]
+        best = [next((h.label for h in hs if h.kind == "FAM"), None)
+                for hs in rep_profiles.search([p.sequence for p in out], fam_hmms)]
+        profiled = {rep_profiles.text(h.name).split("|", 1)[1] for h in fam_hmms}
+        out = [p for p, b in zip(out, best) if b == p.family or p.family not in profiled]
     assert_training((p.header for p in out), "reference set")
     return out
 
@@ -94,7 +108,7 @@ def features(hits: list[rep_profiles.DomainHit]) -> dict:
     fam, phage = best("FAM"), best("PHAGE")
     return {"huh": huh.score if huh else 0.0, "sf3": sf3.score if sf3 else 0.0,
             "gap": (sf3.start - huh.end) if huh and sf3 else None, "fam": fam.score if fam else 0.0,
-            "phage": phage.score if phage else 0.0}
+            "fam_label": fam.label if fam else None, "phage": phage.score if phage else 0.0}
 
 
 def platt(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 100) -> dict:
@@ -121,9 +135,36 @@ def crossfit_positive_features(proteins: list[Protein], log: Callable[[str], Non
 
         hmms = build(proteins, keep=other)
         mine = [p for fam in training_reps(proteins, keep=lambda p: not other(p)).values() for p in fam]
-        out += [features(h) for h in rep_profiles.search([p.sequence for p in mine], hmms)]
+        out += [features(h) | {"family": p.family}
+                for p, h in zip(mine, rep_profiles.search([p.sequence for p in mine], hmms))]
         log(f"  cross-fit half {half}: {len(mine)} training Reps scored")
     return out
+
+
+def family_identity_threshold(refs: list[Protein], hmm_accuracy: float, log: Callable[[str], None] = print) -> float:
+    """Lowest identity down to which the nearest *other* training reference's family is right at least as often as
+    the family profiles are (0.05-wide identity bins, leave-one-out over the training references; >= 0.4)."""
+    from .rep_family import Reference, _kmers, nearest
+
+    pool = [Reference(p.accession, p.family, p.genus, p.sequence, _kmers(p.sequence)) for p in refs]
+    pairs = []
+    for r in pool:  # leave out the protein itself and identical copies filed under other accessions
+        hit = nearest(r.sequence, [q for q in pool if q.sequence != r.sequence])
+        if hit:
+            pairs.append((hit[1], hit[0].family == r.family))
+    pairs.sort(reverse=True)
+    # Pairs >= NEAR_IDENTICAL are always trusted (a near-copy of a reference); their disagreements are mostly
+    # GenBank/RefSeq copies of one protein filed under two families, which no method can resolve.
+    best, hi = NEAR_IDENTICAL, NEAR_IDENTICAL
+    while hi > 0.3:  # marginal accuracy in identity bins, high identity first; stop at the first bin below
+        ok = [o for ident, o in pairs if hi - BIN <= ident < hi]
+        if ok and np.mean(ok) < hmm_accuracy:
+            break
+        hi = round(hi - BIN, 3)
+        best = hi
+    log(f"  nearest-reference LOO: {len(pairs)} pairs, family identity threshold {best:.3f} "
+        f"(profile accuracy {hmm_accuracy:.3f})")
+    return max(0.4, round(best, 3))
 
 
 def calibrate(proteins: list[Protein], hmms: list, log: Callable[[str], None] = print) -> dict:
@@ -141,12 +182,14 @@ def calibrate(proteins: list[Protein], hmms: list, log: Callable[[str], None] = 
     t["sf3_strong"] = max(30.0, t["sf3"] + 10)
     gaps = [f["gap"] for f in pos if f["gap"] is not None and f["huh"] >= t["huh"] and f["sf3"] >= t["sf3"]]
     t["max_gap"] = int(np.percentile(gaps, 99.5)) + 20
+    hmm_acc = float(np.mean([f["fam_label"] == f["family"] for f in pos]))
+    t["family_identity"] = family_identity_threshold(references(proteins, hmms), hmm_acc, log)
     negs = non_phage + neg_by["phage_rep"]
     x_yes = np.array([min(f["huh"], f["sf3"]) for f in pos + negs])
     x_dom = np.array([max(f["huh"], f["sf3"]) for f in pos + non_phage])
     y = np.array([1] * len(pos) + [0] * len(negs))
     y_dom = np.array([1] * len(pos) + [0] * len(non_phage))
-    counts = {"positives_crossfit": len(pos)} | {f"negatives_{c}": len(v) for c, v in neg_by.items()}
+    counts = {"positives_crossfit": len(pos), "crossfit_family_profile_accuracy": round(hmm_acc, 4)} | {f"negatives_{c}": len(v) for c, v in neg_by.items()}
     log(f"  thresholds {t}")
     return {"thresholds": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in t.items()},
             "confidence": {"yes": platt(x_yes, y), "domain": platt(x_dom, y_dom)}, "training_counts": counts}

@@ -32,6 +32,12 @@ from .rep_profiles import DomainHit
 
 CALIBRATION_FILE = rep_profiles.DATA_DIR / "rep_calibration.json"
 CALLS = ("yes", "partial", "huh_only", "no")
+METHOD = ("Profile HMMs (pyhmmer) of the HUH endonuclease and SF3 helicase domains of every Cressdnaviricota family, "
+          "built from CRESSENT's curated Reps (training split only). yes = HUH then SF3 at CRESS spacing; partial = "
+          "a truncated CRESS Rep; huh_only = HUH endonuclease without SF3 helicase (phage/plasmid-like Rep or RepA); "
+          "no = otherwise. Confidence = logistic calibration of the domain bit scores on the training split. Family "
+          "= nearest training reference (identity) or family profile. Motif positions (rep_motifs) are 1-based and "
+          "reported, not used to decide. Details in docs/sequence.md.")
 
 
 @lru_cache(maxsize=4)
@@ -63,20 +69,22 @@ def evidence(hits: Sequence[DomainHit], length: int, cal: dict) -> dict:
     sf3_ok = sf3 is not None and (sf3.score >= t["sf3_strong"] or (sf3.score >= t["sf3"] and
                                                                    sf3.coverage >= t["sf3_coverage"]))
     phage, fam, neg = _best(hits, "PHAGE"), _best(hits, "FAM"), _best(hits, "NEG")
+    cress_best = max(fam.score if fam else 0.0, (huh.score if huh else 0.0) + (sf3.score if sf3 else 0.0))
+    phage_won = phage is not None and phage.score >= t["phage"] and phage.score > cress_best
     return {"huh": huh, "huh_ok": huh_ok, "sf3": sf3, "sf3_ok": sf3_ok, "phage": phage, "fam": fam, "neg": neg,
-            "length": length}
+            "length": length, "cress_best": cress_best, "phage_won": phage_won}
 
 
 def decide(ev: dict, cal: dict) -> tuple[str, float, str]:
     """(call, confidence, reason) from the domain evidence."""
     t, curves = cal["thresholds"], cal["confidence"]
-    huh, sf3, phage, fam, neg = ev["huh"], ev["sf3"], ev["phage"], ev["fam"], ev["neg"]
+    huh, sf3, phage, neg = ev["huh"], ev["sf3"], ev["phage"], ev["neg"]
     huh_s = huh.score if huh else 0.0
     sf3_s = sf3.score if sf3 else 0.0
-    cress_best = max(fam.score if fam else 0.0, huh_s + sf3_s)
+    cress_best = ev["cress_best"]
     p_rep = _sigmoid(curves["yes"], min(huh_s, sf3_s) if ev["huh_ok"] and ev["sf3_ok"] else 0.0)
     p_dom = _sigmoid(curves["domain"], max(huh_s, sf3_s))
-    if phage is not None and phage.score >= t["phage"] and phage.score > cress_best:
+    if ev["phage_won"]:
         conf = _sigmoid(curves["domain"], phage.score - cress_best)
         return "huh_only", conf, (
             f"HUH endonuclease without an SF3 helicase: the protein matches the phage/plasmid-like Rep profile "
@@ -118,39 +126,41 @@ def decide(ev: dict, cal: dict) -> tuple[str, float, str]:
     return "no", 1.0 - p_dom, "No CRESS Rep HUH endonuclease or SF3 helicase domain above the calibrated thresholds."
 
 
-def motifs(seq: str) -> list[dict]:
-    """RCR I-III, Walker A/B, motif C positions (rep_motifs chain; 1-based, inclusive)."""
+def motifs(seq: str) -> tuple[list[dict], float]:
+    """RCR I-III, Walker A/B, motif C positions (rep_motifs chain; 1-based, inclusive) and the chain's score."""
     chain = rep_motifs.best_chain(rep_motifs.find_candidates(seq))
-    return [h.as_dict() for h in chain]
+    return [h.as_dict() for h in chain], round(sum(h.score for h in chain), 3)
 
 
-def _result(record_id: str, seq: str, hits: list[DomainHit], cal: dict, with_family: bool) -> dict:
+def _result(record_id: str, seq: str, hits: list[DomainHit], cal: dict, with_family: bool, refs=None) -> dict:
     ev = evidence(hits, len(seq), cal)
     call, conf, reason = decide(ev, cal)
     family = None
-    if with_family and call in ("yes", "partial", "huh_only") and not (ev["phage"] and reason.startswith(
-            "HUH endonuclease without an SF3 helicase: the protein matches the phage")):
+    if with_family and call in ("yes", "partial", "huh_only") and not ev["phage_won"]:
         from .rep_family import classify_hits
 
-        family = classify_hits(seq, hits, cal)
+        family = classify_hits(seq, hits, cal, refs)
     domains = [d.as_dict() | {"domain": k} for k, d in (("HUH endonuclease", ev["huh"]), ("SF3 helicase", ev["sf3"]))
                if d is not None and ev[f"{'huh' if k.startswith('HUH') else 'sf3'}_ok"]]
+    found, chain_score = motifs(seq)
     return {"id": record_id, "length": len(seq), "call": call, "is_rep": call == "yes",
-            "confidence": round(conf, 3), "reason": reason, "family": family, "motifs": motifs(seq),
-            "domains": domains, "best_profiles": [h.as_dict() for h in hits[:5]]}
+            "confidence": round(conf, 3), "reason": reason, "family": family, "motifs": found,
+            "chain_score": chain_score, "domains": domains, "best_profiles": [h.as_dict() for h in hits[:5]]}
 
 
-def call_reps(records: Sequence[tuple[str, str]], with_family: bool = True) -> list[dict]:
-    """call_rep for many (record_id, protein) pairs with one profile search (faster than one by one)."""
-    cal = calibration()
+def call_reps(records: Sequence[tuple[str, str]], with_family: bool = True, hmms=None, refs=None,
+              cal: dict | None = None) -> list[dict]:
+    """call_rep for many (record_id, protein) pairs with one profile search (faster than one by one). hmms, refs and
+    cal replace the shipped profiles, references and calibration (cross-validation)."""
+    cal = calibration() if cal is None else cal
     seqs = [s.upper().rstrip("*") for _, s in records]
     for (rid, _), s in zip(records, seqs):
         bad = sorted({c for c in s if not c.isalpha()})
         if not s or bad:
             raise ValueError(f"call_rep: record {rid!r} must be a non-empty one-letter protein sequence"
                              + (f" (found {''.join(bad)!r})" if bad else ""))
-    hits = rep_profiles.search(seqs)
-    return [_result(rid, s, h, cal, with_family) for (rid, _), s, h in zip(records, seqs, hits)]
+    hits = rep_profiles.search(seqs, hmms)
+    return [_result(rid, s, h, cal, with_family, refs) for (rid, _), s, h in zip(records, seqs, hits)]
 
 
 def call_rep(protein_seq: str, record_id: str = "sequence") -> dict:

@@ -1,10 +1,11 @@
 """Rep -> Cressdnaviricota family (genus where the reference names give it), with the nearest reference.
 
-The family is the best-scoring full-length family profile (``FAM|<family>``) when it reaches the calibrated bit
-score; otherwise the family of the nearest training reference when that is close enough; otherwise
+The family is the nearest training reference's family when the identity reaches the calibrated level (below it, the
+nearest reference is right less often than the profiles, leave-one-out on the training split); otherwise the
+best-scoring full-length family profile (``FAM|<family>``) when it reaches the calibrated bit score; otherwise
 "unclassified CRESS". The nearest reference is found by a 3-mer prefilter and a semi-global alignment (parasail,
 BLOSUM62, gap open 11 / extend 1) against the shipped training-split references (rep_references.faa.gz); identity =
-identical positions / aligned columns. The genus is the nearest reference's genus (parsed from its virus name) when
+identical aligned positions / length of the shorter sequence (so a short overlap cannot look identical). The genus is the nearest reference's genus (parsed from its virus name) when
 the identity reaches the calibrated level and the families agree.
 """
 
@@ -69,7 +70,7 @@ def nearest(seq: str, refs: Sequence[Reference] | None = None) -> tuple[Referenc
     best: tuple[Reference, float] | None = None
     for r in cand:
         res = parasail.sg_stats_striped_16(seq, r.sequence, 11, 1, parasail.blosum62)
-        ident = res.matches / res.length if res.length else 0.0
+        ident = res.matches / min(len(seq), len(r.sequence))
         if best is None or ident > best[1]:
             best = (r, ident)
     return best
@@ -88,10 +89,10 @@ def classify_hits(seq: str, hits: Sequence[DomainHit], cal: dict, refs: Sequence
                  "profiles": [{"family": f, "score": round(s, 1)} for f, s in ranked[:3]], "nearest": None}
     if near:
         out["nearest"] = {"accession": near[0].accession, "family": near[0].family, "identity": round(near[1], 3)}
-    if ranked and ranked[0][1] >= t["family"]:
-        out.update(name=ranked[0][0], method="family profile HMM")
-    elif near and near[1] >= t["family_identity"]:
+    if near and near[1] >= t["family_identity"]:
         out.update(name=near[0].family, method="nearest reference")
+    elif ranked and ranked[0][1] >= t["family"]:
+        out.update(name=ranked[0][0], method="family profile HMM")
     if near and near[0].genus and near[0].family == out["name"] and near[1] >= t["genus_identity"]:
         out["genus"] = near[0].genus
     return out

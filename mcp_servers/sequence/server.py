@@ -147,11 +147,13 @@ def build_server(settings=None, host: str | None = None, port: int | None = None
 
     @mcp.tool(name="annotate_rep")
     async def annotate_rep(sequence: Sequence, translate_dna: TranslateDna = False) -> dict[str, Any]:
-        """Is this a CRESS-DNA virus Rep protein? Finds the rolling-circle replication endonuclease motifs I, II
-        (HUH) and III (catalytic Tyr) and the SF3 helicase motifs Walker A, Walker B and motif C with 1-based
-        positions, and calls 'yes' (both domains in CRESS order and spacing), 'partial' (endonuclease domain only,
-        e.g. a truncated Rep or RepA) or 'no', with reasons. Parvovirus/herpesvirus Rep-like proteins are 'no'.
-        No model needed; fast; works on every record of a multi-FASTA."""
+        """Is this a CRESS-DNA virus Rep protein, and of which family? Scores profile HMMs of the Rep HUH
+        endonuclease and SF3 helicase domains of every Cressdnaviricota family and calls 'yes' (HUH then SF3, a CRESS
+        Rep), 'partial' (a truncated CRESS Rep), 'huh_only' (an HUH endonuclease without SF3 helicase: a phage or
+        plasmid Rep, or a RepA such as the unspliced geminivirus/genomovirus ORF) or 'no' (incl. parvovirus NS1,
+        polyomavirus large T, papillomavirus E1), with a calibrated confidence (0-1), the reason, the family (with
+        genus where known and the nearest reference with % identity, or 'unclassified CRESS') and the RCR motifs
+        I-III, Walker A/B and motif C with 1-based positions. No model needed; fast; every record of a multi-FASTA."""
         return await _call(service.annotate_rep, sequence, translate_dna=translate_dna, settings=s)
 
     @mcp.tool(name="annotate_genome")

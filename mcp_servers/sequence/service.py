@@ -17,7 +17,7 @@ import threading
 import numpy as np
 
 from . import embeddings as emb
-from . import esm_model, rep_motifs
+from . import esm_model, rep_call, rep_motifs
 from .mutations import check_variants, parse_variants, score_from_logprobs
 from .parsing import ProteinRecord, parse_text, read_proteins, select_record
 from .properties import protein_properties
@@ -113,20 +113,15 @@ def properties(text: str, translate_dna: bool = False, settings=None) -> dict:
 
 
 def annotate_rep(text: str, translate_dna: bool = False, settings=None) -> dict:
-    """CRESS Rep motif annotation and yes/no/partial call for every protein record."""
+    """CRESS Rep call (yes / partial / huh_only / no) with confidence, reason, family and motifs for every protein."""
     s = _settings(settings)
-    out = []
-    for p in _proteins(text, s, translate_dna):
-        a = rep_motifs.annotate(p.sequence, p.id)
+    proteins = _proteins(text, s, translate_dna)
+    out = rep_call.call_reps([(p.id, p.sequence) for p in proteins])
+    for p, a in zip(proteins, out):
+        a["reasons"] = [a["reason"]]
         if p.parent:
             a.update(parent=p.parent, location=p.location)
-        out.append(a)
-    return {"records": out,
-            "method": "Position-aware motif profiles chained in CRESS Rep order (I < II < III < Walker A < Walker B < "
-                      "motif C) with CRESS spacing. yes = motifs II+III and Walker A+B; partial = motifs I+II+III "
-                      "without a complete helicase; no = otherwise (an SF3 helicase alone is never enough). "
-                      "Positions are 1-based; details in docs/sequence.md.",
-            "motif_definitions": rep_motifs.definitions()}
+    return {"records": out, "method": rep_call.METHOD, "motif_definitions": rep_motifs.definitions()}
 
 
 def annotate_genome(text: str, circular: bool | None = None, include_sequences: bool = False, settings=None) -> dict:

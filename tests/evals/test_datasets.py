@@ -42,7 +42,7 @@ def test_generic_qa_and_sequence_slices():
     pcv2 = seq.items[0]
     assert pcv2.id == "NP_937956.1" and pcv2.expected_call == "yes"
     assert pcv2.expected_motifs["motif_III"] == 96 and pcv2.sequence.startswith(">NP_937956.1\nMPSKKNGRSG")
-    assert {t.expected_call for t in seq.items} == {"yes", "partial", "no"}
+    assert {t.expected_call for t in seq.items} == {"yes", "huh_only", "no"}
 
 
 def test_sample_is_seeded_and_stable():
@@ -92,7 +92,7 @@ def test_qa_errors(tmp_path, row, field, words):
 
 
 @pytest.mark.parametrize("row, field, words", [
-    ({"id": "s", "sequence": "MKT", "expected_call": "maybe"}, "expected_call", "yes, partial, no"),
+    ({"id": "s", "sequence": "MKT", "expected_call": "maybe"}, "expected_call", "yes, partial, huh_only, no"),
     ({"id": "s", "sequence": "MKTAYIAK", "expected_motifs": {"motif_IV": 3}}, "expected_motifs.motif_IV",
      "unknown motif"),
     ({"id": "s", "sequence": "MKTAYIAK", "expected_motifs": {"motif_I": 0}}, "expected_motifs.motif_I",

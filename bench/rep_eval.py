@@ -1,0 +1,167 @@
+"""Rep call and family classification on the evaluation split of issue #13, against the old motif-regex annotator.
+
+    python bench/rep_eval.py --cressent /path/to/cressent [--cv] [--json bench/results/rep_eval.json]
+
+Evaluation split = rep_split.in_evaluation_split (SHA-1 of the bare accession starts with 0-3); nothing shipped was
+built from it. Prints, for the new profile call (rep_call) and the old motif chain (rep_motifs) in the same run:
+per-family recall of `yes` on full-length Reps (250-600 aa), call rates on every negative class, family accuracy,
+and (--cv) family-held-out cross-validation: each family's training Reps are removed, the profiles and references
+rebuilt, and that family's evaluation Reps called again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mcp_servers.sequence import rep_build, rep_call, rep_family, rep_motifs, rep_profiles  # noqa: E402
+from mcp_servers.sequence.rep_data import Protein, load_cressent, read_fasta_text  # noqa: E402
+from mcp_servers.sequence.rep_split import in_evaluation_split  # noqa: E402
+
+HARD_NEGATIVES = ROOT / "tests" / "data" / "sequences" / "rep_hard_negatives.faa"
+MIN_EVAL = 5
+
+
+def _rate(calls: list[str], value: str) -> float:
+    return sum(c == value for c in calls) / len(calls) if calls else float("nan")
+
+
+def _dist(calls: list[str]) -> str:
+    c = Counter(calls)
+    return ", ".join(f"{k} {c[k]}" for k in ("yes", "partial", "huh_only", "no") if c[k])
+
+
+def evaluate(proteins: list[Protein]) -> dict:
+    ev = [p for p in proteins if p.evaluation]
+    t0 = time.perf_counter()
+    new = rep_call.call_reps([(p.accession, p.sequence) for p in ev])
+    t_new = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    old = [rep_motifs.annotate(p.sequence, p.accession)["call"] for p in ev]
+    t_old = time.perf_counter() - t0
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(ev):
+        if p.category == "cress_rep" and p.full_length:
+            groups[f"rep:{p.family}"].append(i)
+        elif p.category == "phage_rep":
+            groups[f"neg:phage Rep ({p.family})"].append(i)
+        else:
+            groups[f"other:{p.category}"].append(i)
+    fams = {}
+    for key in sorted(k for k in groups if k.startswith("rep:")):
+        idx = groups[key]
+        fam = key[4:]
+        named = [new[i]["family"]["name"] if new[i]["family"] else None for i in idx]
+        fams[fam] = {"n": len(idx), "recall_yes": _rate([new[i]["call"] for i in idx], "yes"),
+                     "recall_yes_old": _rate([old[i] for i in idx], "yes"),
+                     "family_accuracy": sum(n == fam for n in named) / len(idx),
+                     "calls": _dist([new[i]["call"] for i in idx]), "calls_old": _dist([old[i] for i in idx]),
+                     "misses": [ev[i].accession for i in idx if new[i]["call"] != "yes"][:8]}
+    others = {}
+    for key in sorted(k for k in groups if not k.startswith("rep:")):
+        idx = groups[key]
+        others[key.split(":", 1)[1]] = {"n": len(idx), "yes": _rate([new[i]["call"] for i in idx], "yes"),
+                                        "yes_old": _rate([old[i] for i in idx], "yes"),
+                                        "calls": _dist([new[i]["call"] for i in idx]),
+                                        "calls_old": _dist([old[i] for i in idx]),
+                                        "false_yes": [ev[i].accession for i in idx if new[i]["call"] == "yes"][:8]}
+    all_pos = [i for k, v in groups.items() if k.startswith("rep:") for i in v]
+    return {"families": fams, "others": others,
+            "overall": {"n": len(all_pos), "recall_yes": _rate([new[i]["call"] for i in all_pos], "yes"),
+                        "recall_yes_old": _rate([old[i] for i in all_pos], "yes"),
+                        "family_accuracy": sum((new[i]["family"] or {}).get("name") == ev[i].family
+                                               for i in all_pos) / len(all_pos)},
+            "seconds": {"new": round(t_new, 1), "old": round(t_old, 1), "proteins": len(ev)}}
+
+
+def hard_negatives() -> dict:
+    recs = read_fasta_text(HARD_NEGATIVES.read_text())
+    new = rep_call.call_reps([(h.split()[0], s) for h, s in recs])
+    return {h.split()[0]: {"what": h.split(" ", 1)[1].split(" | ")[0], "evaluation_split": in_evaluation_split(h),
+                           "call": n["call"], "confidence": n["confidence"],
+                           "call_old": rep_motifs.annotate(s)["call"]} for (h, s), n in zip(recs, new)}
+
+
+def cross_validate(proteins: list[Protein], log=print) -> dict:
+    """Family-held-out CV: drop each family's training Reps, rebuild the family profiles and references without
+    them (thresholds/calibration unchanged), call that family's evaluation Reps."""
+    cal = rep_call.calibration()
+    # the phage and REn profiles do not depend on the held-out family: reuse the shipped ones
+    shipped_other = [h for h in rep_profiles.shipped_profiles() if rep_profiles.text(h.name).split("|")[0]
+                     in ("PHAGE", "NEG")]
+    ev_by: dict[str, list[Protein]] = defaultdict(list)
+    for p in proteins:
+        if p.evaluation and p.category == "cress_rep" and p.full_length:
+            ev_by[p.family].append(p)
+    out = {}
+    for fam in sorted(f for f, v in ev_by.items() if len(v) >= MIN_EVAL):
+        t0 = time.perf_counter()
+        hmms = rep_build.build(proteins, exclude_family=fam, cress_only=True) + shipped_other
+        refs = [rep_family.Reference(p.accession, p.family, p.genus, p.sequence, rep_family._kmers(p.sequence))
+                for p in rep_build.references(proteins, hmms) if p.family != fam]
+        res = rep_call.call_reps([(p.accession, p.sequence) for p in ev_by[fam]], hmms=hmms, refs=refs, cal=cal)
+        names = Counter((r["family"] or {}).get("name", "none") for r in res)
+        out[fam] = {"n": len(res), "yes": _rate([r["call"] for r in res], "yes"),
+                    "calls": _dist([r["call"] for r in res]), "family_outcomes": dict(names.most_common()),
+                    "unclassified": names.get(rep_family.UNCLASSIFIED, 0) / len(res)}
+        log(f"  CV {fam}: {out[fam]['calls']}; {dict(names.most_common(3))} ({time.perf_counter() - t0:.0f}s)")
+    return out
+
+
+def print_tables(res: dict) -> None:
+    print("\n| family | n (eval, 250-600 aa) | yes recall (new) | yes recall (old regex) | family accuracy | calls (new)"
+          " | misses |")
+    print("|---|---|---|---|---|---|---|")
+    for fam, r in res["families"].items():
+        mark = "" if r["n"] >= MIN_EVAL else " (n<5)"
+        print(f"| {fam}{mark} | {r['n']} | {r['recall_yes']:.3f} | {r['recall_yes_old']:.3f} | "
+              f"{r['family_accuracy']:.3f} | {r['calls']} | {' '.join(r['misses'][:4])} |")
+    o = res["overall"]
+    print(f"| **all** | {o['n']} | {o['recall_yes']:.3f} | {o['recall_yes_old']:.3f} | {o['family_accuracy']:.3f} | | |")
+    print("\n| class (eval split) | n | false yes (new) | false yes (old) | calls (new) | calls (old) |")
+    print("|---|---|---|---|---|---|")
+    for cls, r in res["others"].items():
+        print(f"| {cls} | {r['n']} | {r['yes']:.4f} | {r['yes_old']:.4f} | {r['calls']} | {r['calls_old']} |")
+    if res.get("hard_negatives"):
+        print("\n| hard negative | protein | eval split | call (new) | confidence | call (old) |")
+        print("|---|---|---|---|---|---|")
+        for acc, r in res["hard_negatives"].items():
+            print(f"| {acc} | {r['what']} | {r['evaluation_split']} | {r['call']} | {r['confidence']} | "
+                  f"{r['call_old']} |")
+    if res.get("cv"):
+        print("\n| held-out family | n | yes | calls | family outcomes |")
+        print("|---|---|---|---|---|")
+        for fam, r in res["cv"].items():
+            print(f"| {fam} | {r['n']} | {r['yes']:.3f} | {r['calls']} | {r['family_outcomes']} |")
+    s = res["seconds"]
+    print(f"\n{s['proteins']} evaluation proteins: new call {s['new']} s, old regex {s['old']} s (same run).")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cressent", type=Path, required=True)
+    ap.add_argument("--cv", action="store_true", help="also run family-held-out cross-validation (minutes)")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    proteins = load_cressent(args.cressent)
+    res = evaluate(proteins)
+    if HARD_NEGATIVES.exists():
+        res["hard_negatives"] = hard_negatives()
+    if args.cv:
+        res["cv"] = cross_validate(proteins)
+    print_tables(res)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
