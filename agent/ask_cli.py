@@ -213,12 +213,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     def report(
-        fasta: str = typer.Argument(..., help="FASTA file (or '-' for stdin) with the protein; the first record is used."),
+        fasta: str = typer.Argument(..., help="FASTA/GenBank file (or '-' for stdin): a protein, or a genome/contig "
+                                              "(its Rep is analysed); the first record is used."),
         lang: str = typer.Option("en", "--lang", help="Report language: en or zh."),
         out: Path | None = typer.Option(None, "--out", help="Write the Markdown report here."),
         json_out: bool = typer.Option(False, "--json", help="Print {markdown, data} as JSON."),
     ) -> None:
-        """Sequence report: Rep annotation, properties, ESM-2 scan summary and literature, in English or Chinese."""
+        """Sequence report: genome annotation (for DNA), Rep annotation, properties, ESM-2 scan summary and literature,
+        in English or Chinese."""
         if lang not in ("en", "zh"):
             _fail("--lang must be en or zh")
         if fasta == "-":

@@ -141,6 +141,8 @@ def test_nanovirus_and_alphasatellite_rep(acc, nona, start):
                         "NC_023881.1": "satellite replication initiator protein 1"}[acc]).split("..")
     assert (rep["start"], rep["end"], rep["strand"]) == (int(a) - 1, int(b), 1)
     assert (rec["origin"]["nonanucleotide"], rec["origin"]["start"]) == (nona, start)
+    if acc == "NC_023881.1":  # NCBI: stem_loop join(983..1001,1..12), nonanucleotide join(995..1001,1..2)
+        assert rec["origin"]["stem_loop"] == [982, 12] and rec["origin"]["nick_after"] == 1000
     if BACKEND == "rep_call":
         assert rec["family"]["name"] == {"NC_010319.1": "Nanoviridae", "NC_023881.1": "Alphasatellitidae"}[acc]
 
@@ -190,6 +192,18 @@ def test_linear_option_and_multi_record():
     assert [r["is_cress"] for r in res["records"]] == ["yes", "yes"]
     # linear PCV2: the origin stem-loop spans the record's ends, so it is not found
     assert res["records"][0]["origin"] is None
+
+
+def test_contig_fragment_is_linear_with_a_truncated_rep():
+    seq = _seq("NC_005148.1.fna")
+    rec = _one(f">contig\n{seq[300:1500]}\n")
+    # 1200 nt: segment/satellite size, but no nonanucleotide stem-loop, so not taken as a closed circle
+    assert rec["topology"] == "linear" and "none found" in rec["topology_reason"]
+    (rep,) = _role(rec, "rep")
+    assert rep["start"] <= 2 and rep["end"] == 995 - 300 and rep["start_codon"] == "Edge"
+    assert any("runs into the end" in n for n in rep["notes"])
+    # nanovirus/satellite-sized complete molecules carry the stem-loop and stay circular
+    assert _one(_text("NC_023881.1.fna"))["topology"] == "circular"
 
 
 def test_bad_input_errors():

@@ -56,4 +56,15 @@ async def test_spliced_rep_is_the_protein_analysed():
     assert result["ok"] and protein["is_rep"] and len(protein["sequence"]) == 353
     assert protein["location"].startswith("complement(join(1442..") and protein["location"].endswith(",1933..2592))")
     md = "\n".join(render(genome, protein, "en"))
-    assert "Genome annotation" in md and "RepA" in md and "TAATATTAC" in md and "ambisense" not in md
+    assert "Genome annotation" in md and "RepA" in md and "TAATATTAC" in md and "ambisense" in md
+
+
+def test_genbank_locations_in_the_report():
+    from agent.report_genome import genbank_location
+
+    n = 1768
+    assert genbank_location({"start": 50, "end": 995, "strand": 1}, n) == "51..995"
+    assert genbank_location({"start": 1700, "end": 100, "strand": 1}, n) == "join(1701..1768,1..100)"
+    assert genbank_location({"start": 1700, "end": 100, "strand": -1}, n) == "complement(join(1701..1768,1..100))"
+    spliced = {"start": 1441, "end": 2592, "strand": -1, "exons": [[1932, 2592], [1441, 1843]]}
+    assert genbank_location(spliced, 2744) == "complement(join(1442..1843,1933..2592))"

@@ -84,7 +84,20 @@ def _pick_capsid(genes: list[Gene], used: set[int], has_rep: bool) -> tuple[int 
     return None, ""
 
 
+def _settle_topology(rec: GenomeRecord) -> None:
+    """A tentatively circular small record stays circular only with a family nonanucleotide stem-loop."""
+    if not rec.tentative:
+        return
+    o = find_origin(rec.sequence, True, generic=False)
+    if o is not None:
+        rec.topology_reason += f": found ({o.nonanucleotide})"
+    else:
+        rec.topology = "linear"
+        rec.topology_reason += ": none found, so linear; pass circular=true if it is a closed molecule"
+
+
 def annotate_record(rec: GenomeRecord) -> dict:
+    _settle_topology(rec)
     seq, circ, n = rec.sequence, rec.circular, len(rec)
     genes = find_genes(seq, circ, linear_partials=not circ)
     big = [i for i, g in enumerate(genes) if len(g.protein) >= roles.MIN_REP_AA]

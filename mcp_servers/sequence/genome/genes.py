@@ -5,13 +5,15 @@ Coordinates are 0-based, end exclusive, on the + strand; a gene that crosses the
 (W = min(L, 6,000) nt), so a gene that starts before the origin and ends after it is seen whole; genes that start in
 the appended copy are duplicates and are dropped, as are genes cut by either end of the extended sequence.
 
-Why both finders: pyrodigal's models are prokaryotic (RBS, GTG/TTG starts). On the test genomes (NCBI CDS
-annotations in tests/data/sequences/genomes/ncbi_features.tsv) pyrodigal-gv in meta mode found the stop codon of
-every CDS of 100+ codons but chose GTG/TTG or internal starts for several (East African cassava mosaic Cameroon
-virus Rep: a TTG 84 codons upstream, across the origin; its capsid: an internal ATG), while the most upstream
-ATG of the same stop gave the NCBI start for all but one. Eukaryotic CRESS genes start at ATG, so each stop
-codon's gene takes its coordinates from the ATG ORF when there is one (`finder` "pyrodigal-gv+atg"), from
-pyrodigal otherwise ("pyrodigal-gv"); ATG ORFs that pyrodigal did not call are kept too ("orf").
+Why both finders: pyrodigal's models are prokaryotic (RBS, GTG/TTG starts). On the 19 unspliced CDS of 100+ codons
+of the test genomes (NCBI annotations: tests/data/sequences/genomes/ncbi_features.tsv and the PCV2 GenBank record)
+pyrodigal-gv in meta mode (circular wrap as above) found 15 of the stop codons (it missed four ORFs that overlap
+another gene: PCV2 ORF3, two begomovirus TrAP/AC2, the mastrevirus movement protein) and the NCBI start of 9 (GTG/TTG
+or internal ATG starts; East African cassava mosaic Cameroon virus Rep: a TTG 84 codons upstream, across the
+origin), while the most upstream ATG of the same stop gave the NCBI start for 18 of 19 (the exception: a begomovirus
+capsid that NCBI starts at the second ATG, 10 codons down). Eukaryotic CRESS genes start at ATG, so each stop
+codon's gene takes its coordinates from the ATG ORF when there is one (`finder` "pyrodigal-gv+atg"), from pyrodigal
+otherwise ("pyrodigal-gv"); ATG ORFs that pyrodigal did not call are kept too ("orf").
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ def _pyrodigal_genes(seq: str, circular: bool, keep_partial: bool = False) -> li
 
 
 def _orf_genes(seq: str, circular: bool, min_aa: int) -> list[Gene]:
-    """Most-upstream-ATG ORFs that end at a stop codon, both strands, circular wrap as in the module docstring."""
+    """Most-upstream-ATG ORFs that end at a stop codon, both strands, circular wrap as in the module docstring. On a
+    linear sequence, reading frames that are open at an end are kept as partial genes running into it (a gene of a
+    contig fragment): from the edge when no stop lies upstream, to the edge when none lies downstream."""
     ext = _extended(seq, circular)
     n, m = len(seq), len(ext)
     rc = str(Seq(ext).reverse_complement())
@@ -128,13 +132,19 @@ def _orf_genes(seq: str, circular: bool, min_aa: int) -> list[Gene]:
             pos = 0
             for piece in prot.split("*"):
                 stop_at = pos + len(piece)
-                first_m = piece.find("M")
-                if stop_at < len(prot) and first_m >= 0 and len(piece) - first_m >= min_aa:
-                    a = frame + 3 * (pos + first_m)
-                    b = frame + 3 * stop_at + 3  # includes the stop codon
+                has_stop = stop_at < len(prot)
+                open5 = not circular and pos == 0  # no stop upstream: the gene may start before the contig
+                first = 0 if open5 else piece.find("M")
+                if first >= 0 and len(piece) - first >= min_aa and (has_stop or not circular):
+                    a = frame + 3 * (pos + first)
+                    b = frame + 3 * stop_at + (3 if has_stop else 0)
                     span = _map(*((a, b) if strand == 1 else (m - b, m - a)), n, circular)
                     if span is not None:
-                        out.append(Gene(span[0], span[1], strand, piece[first_m:], "orf"))
+                        gene = Gene(span[0], span[1], strand, piece[first:], "orf",
+                                    start_codon="Edge" if open5 else "ATG")
+                        if open5 or not has_stop:
+                            gene.notes.append("partial: runs into the end of the contig")
+                        out.append(gene)
                 pos = stop_at + 1
     return _longest_per_stop(out, n)
 

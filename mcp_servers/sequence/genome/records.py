@@ -3,10 +3,12 @@
 Topology (docs/sequence.md, "Genome annotation"):
 - GenBank records keep the LOCUS line's topology (circular / linear);
 - `circular=True` or `circular=False` from the caller applies to every record;
-- otherwise a record is taken as circular when it looks like a complete CRESS-sized molecule: 800-6,500 nt
-  (nanovirus segments and satellites ~1 kb, circo-/cyclo-/genomo-/smaco-/geminiviruses 1.7-3 kb, bacilladnaviruses
-  ~6 kb) with no N (a gap: the assembly is not closed) and at most 0.5% other IUPAC codes (R, Y, ...: polymorphic
-  positions of a consensus, as in some complete GenBank genomes). Anything else is linear (a contig or a fragment).
+- otherwise a record is taken as circular when it looks like a complete CRESS-sized molecule: 1,500-6,500 nt
+  (circo-, cyclo-, genomo-, smaco- and geminiviruses 1.7-3 kb, bacilladnaviruses ~6 kb) with no N (a gap: the
+  assembly is not closed) and at most 0.5% other IUPAC codes (R, Y, ...: polymorphic positions of a consensus, as in
+  some complete GenBank genomes). A clean record of 800-1,500 nt (nanovirus segments and satellites are ~1 kb, but so
+  are many contig fragments) is circular only when a family nonanucleotide stem-loop is found on the circle
+  (`tentative`; annotate.py decides). Anything else is linear (a contig or a fragment).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dataclasses import dataclass
 from ..errors import InputError
 from ..parsing import parse_text
 
-CIRCULAR_MIN_NT = 800
+CIRCULAR_MIN_NT = 1_500
+SMALL_CIRCULAR_MIN_NT = 800
 CIRCULAR_MAX_NT = 6_500
 MIN_GENOME_NT = 100
 MAX_GENOME_NT = 2_000_000
@@ -34,6 +37,7 @@ class GenomeRecord:
     declared_topology: str | None = None  # what a GenBank LOCUS line said
     topology: str = "linear"
     topology_reason: str = ""
+    tentative: bool = False  # circular only if a family nonanucleotide stem-loop is found (800-1,500 nt)
 
     @property
     def circular(self) -> bool:
@@ -56,16 +60,22 @@ def decide_topology(rec: GenomeRecord, circular: bool | None) -> None:
     elif rec.declared_topology in ("circular", "linear"):
         rec.topology = rec.declared_topology
         rec.topology_reason = "GenBank LOCUS line"
-    elif (CIRCULAR_MIN_NT <= n <= CIRCULAR_MAX_NT and "N" not in rec.sequence
-          and ambiguous_fraction(rec.sequence) <= MAX_POLYMORPHIC_FRACTION):
-        rec.topology = "circular"
-        rec.topology_reason = (f"default: {n} nt without gaps (N) is a complete CRESS-sized molecule "
-                               f"({CIRCULAR_MIN_NT}-{CIRCULAR_MAX_NT} nt); pass circular=false for a linear fragment")
     else:
-        rec.topology = "linear"
-        why = (f"outside {CIRCULAR_MIN_NT}-{CIRCULAR_MAX_NT} nt" if not CIRCULAR_MIN_NT <= n <= CIRCULAR_MAX_NT
-               else "has N (gaps) or over 0.5% ambiguity codes: an unclosed assembly")
-        rec.topology_reason = f"default: {n} nt, {why}; pass circular=true if it is a closed molecule"
+        clean = "N" not in rec.sequence and ambiguous_fraction(rec.sequence) <= MAX_POLYMORPHIC_FRACTION
+        if clean and CIRCULAR_MIN_NT <= n <= CIRCULAR_MAX_NT:
+            rec.topology = "circular"
+            rec.topology_reason = (f"default: {n} nt without gaps (N) is a complete CRESS-sized molecule "
+                                   f"({CIRCULAR_MIN_NT}-{CIRCULAR_MAX_NT} nt); pass circular=false for a fragment")
+        elif clean and SMALL_CIRCULAR_MIN_NT <= n < CIRCULAR_MIN_NT:
+            rec.topology, rec.tentative = "circular", True
+            rec.topology_reason = (f"default: {n} nt (segment/satellite size) is circular only with a family "
+                                   "nonanucleotide stem-loop")
+        else:
+            rec.topology = "linear"
+            why = (f"outside {SMALL_CIRCULAR_MIN_NT}-{CIRCULAR_MAX_NT} nt" if not clean or n > CIRCULAR_MAX_NT
+                   or n < SMALL_CIRCULAR_MIN_NT else "")
+            why = why if clean else "has N (gaps) or over 0.5% ambiguity codes: an unclosed assembly"
+            rec.topology_reason = f"default: {n} nt, {why}; pass circular=true if it is a closed molecule"
 
 
 def read_genomes(text: str, circular: bool | None = None) -> list[GenomeRecord]:

@@ -33,12 +33,13 @@ def _from_motifs(protein: str, record_id: str) -> dict:
     }
 
 
-def call_reps(records: list[tuple[str, str]]) -> list[dict]:
-    """Rep calls for (record_id, protein) pairs (one profile search for all of them with the HMM caller)."""
+def call_reps(records: list[tuple[str, str]], with_family: bool = True) -> list[dict]:
+    """Rep calls for (record_id, protein) pairs (one profile search for all of them with the HMM caller);
+    `with_family=False` skips the family classification (faster, for screening candidates)."""
     if not records:
         return []
     if _profile_call_reps is not None:
-        return [dict(r) | {"backend": "rep_call"} for r in _profile_call_reps(records)]
+        return [dict(r) | {"backend": "rep_call"} for r in _profile_call_reps(records, with_family=with_family)]
     return [_from_motifs(p, rid) for rid, p in records]
 
 

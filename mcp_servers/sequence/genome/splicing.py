@@ -102,10 +102,11 @@ def splice_rep(seq: str, circular: bool, gene: Gene, call_reps, tries: int = 12)
     `tries` best-scoring splices go to the Rep caller (`call_reps`, one batch); the best-scoring complete Rep wins."""
     text, a_len = _transcript(seq, circular, gene)
     cands = _candidates(text, a_len)[:tries]
-    calls = call_reps([(f"splice{k}", c[4]) for k, c in enumerate(cands)])
+    calls = call_reps([(f"splice{k}", c[4]) for k, c in enumerate(cands)], with_family=False)
     for (_, d, a, s1, prot), call in zip(cands, calls):
         if call.get("call") != "yes":
             continue
+        call = call_reps([("spliced", prot)])[0]  # with the family
         n = len(seq)
         exons = [_to_plus(n, gene, 0, d, circular), _to_plus(n, gene, a + 1, s1 + 3, circular)]
         start, end = (exons[0][0], exons[1][1]) if gene.strand == 1 else (exons[1][0], exons[0][1])
