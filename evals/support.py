@@ -42,6 +42,9 @@ def load_pairs(path: str | Path) -> list[Pair]:
                         {k: v for k, v in obj.items() if k not in ("claim", "passage", "label")}))
     if not out:
         raise DatasetError(path, "the file has no pairs")
+    labels = {p.label for p in out}
+    if len(labels) < 2:
+        raise DatasetError(path, f"all {len(out)} pairs have label {labels.pop()}: AUROC needs both labels (1 and 0)")
     return out
 
 
@@ -76,9 +79,6 @@ def evaluate_pairs(pairs: list[Pair], scorer=None) -> dict[str, Any]:
     elapsed = time.perf_counter() - t0
     scores = [r.score for r in results]
     labels = [p.label for p in pairs]
-    if len(set(labels)) < 2:
-        raise DatasetError(pairs[0].extra.get("_path", "pairs file"),
-                           f"all {len(pairs)} pairs have label {labels[0]}: AUROC needs both labels")
     out: dict[str, Any] = {"auroc": round(auroc(scores, labels), 4), "n": len(pairs),
                            "positives": sum(labels), "pairs_per_s": round(len(pairs) / elapsed, 1) if elapsed else None,
                            "threshold": scorer.threshold}

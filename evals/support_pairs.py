@@ -82,17 +82,21 @@ def insert_negation(text: str) -> str | None:
 
 def build_pairs(dataset_path: str | Path, embedder=None, seed: int = 0, cache=None) -> dict[str, list[dict[str, Any]]]:
     """{"other": [...], "perturbed": [...]} pairs from a PubMedQA file (see the module docstring)."""
-    from agent.claims.semantic import default_embedder
+    from agent.claims.semantic import default_embedder, memo_for, passage_sentences
     from evals.datasets import load_pubmedqa
 
     ds = load_pubmedqa(dataset_path)
     items = [(it, doc) for it, doc in zip(ds.items, ds.documents) if it.answer]
     rng = random.Random(seed)
-    emb = embedder or default_embedder()
+    memo = memo_for(embedder or default_embedder(), cache)
     claims = [it.answer for it, _ in items]
     abstracts = [doc.text for _, doc in items]
-    cv = np.asarray(emb.encode_documents(claims, cache=cache), dtype=np.float32)
-    av = np.asarray(emb.encode_documents(abstracts, cache=cache), dtype=np.float32)
+    # an abstract's vector = the normalised mean of its sentence vectors (the units the scorer encodes anyway)
+    sents = [passage_sentences(a) or [a] for a in abstracts]
+    memo.encode([s for ss in sents for s in ss] + claims)
+    av = np.stack([memo.encode(ss).mean(axis=0) for ss in sents])
+    av /= np.linalg.norm(av, axis=1, keepdims=True)
+    cv = memo.encode(claims)
     sims = cv @ av.T
     np.fill_diagonal(sims, -np.inf)
     other, perturbed = [], []
@@ -124,8 +128,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dataset", required=True, type=Path, help="PubMedQA JSONL (pqal_dev.jsonl)")
     ap.add_argument("--out", required=True, type=Path, help="output folder")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=None, help="keep the pairs of the first N questions only "
+                    "(other abstracts are still chosen from the whole file)")
+    ap.add_argument("--cache", type=Path, default=None, help="SQLite embedding cache (reused between runs)")
     a = ap.parse_args(argv)
-    pairs = build_pairs(a.dataset, seed=a.seed)
+    cache = None
+    if a.cache:
+        from agent.kb.embeddings import EmbeddingCache
+
+        cache = EmbeddingCache(a.cache)
+    pairs = build_pairs(a.dataset, seed=a.seed, cache=cache)
+    if a.limit:
+        keep: list[str] = list(dict.fromkeys(r["pubid"] for r in pairs["other"]))[:a.limit]
+        pairs = {k: [r for r in v if r["pubid"] in keep] for k, v in pairs.items()}
     for kind, rows in pairs.items():
         write_jsonl(a.out / f"{kind}.jsonl", rows)
     write_jsonl(a.out / "all.jsonl", pairs["other"] + pairs["perturbed"])

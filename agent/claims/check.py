@@ -20,7 +20,7 @@ from agent.claims.features import entities, numbers
 from agent.claims.split import Claim, split_claims, strip_citations
 from agent.claims.tools import check_tool_claim
 
-FRAMING_MAX_WORDS = 4
+FRAMING_MAX_WORDS = 2
 MARK = "⚠ [unsupported] "
 Kind = Literal["passage", "tool", "uncited"]
 
@@ -149,7 +149,7 @@ def apply_verdicts(answer_text: str, verdicts: list[ClaimVerdict], policy: str =
     text = answer_text
     for s, e in sorted(set(spans), reverse=True):
         if policy == "mark":
-            if not text[s:e].startswith(MARK):
+            if not text[s:e].startswith(MARK) and text[max(0, s - len(MARK)):s] != MARK:
                 text = text[:s] + MARK + text[s:e] + text[e:]
         else:
             text = text[:s] + text[e:]

@@ -117,20 +117,65 @@ def directions(text: str) -> list[tuple[str, int, str]]:
     return out
 
 
-def direction_agreement(claim: str, source: str) -> tuple[int, int, list[str]]:
-    """(claim direction words, conflicts, reasons): a conflict is a claim word whose axis occurs in the source
-    only with the opposite polarity (claim "decreased", source "increased" and never a decrease word)."""
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD_RE.findall(text)]
+
+
+def _key(word: str) -> str:
+    """A crude stem for matching context words (associated ~ association, improve ~ improvement)."""
+    return word[:6]
+
+
+_LIGHT = frozenset("a an the of in on at to for with by from and or as is are was were be been being that this "
+                   "these those it its than then there which who whom whose we our their they has have had do does "
+                   "did can could may might should would will shall also both all any each such into".split())
+
+
+def _anchors(words: list[str], i: int, span: int = 4, skip: frozenset[str] = frozenset()) -> set[str]:
+    lo, hi = max(0, i - span), min(len(words), i + span + 1)
+    return {_key(w) for j, w in enumerate(words[lo:hi], start=lo)
+            if j != i and w not in _LIGHT and w not in skip and len(w) > 2}
+
+
+def _dir_index(words: list[str]) -> list[tuple[int, str, int]]:
+    out = []
+    for j, w in enumerate(words):
+        for axis, (up, down) in _DIRECTION_EN.items():
+            if w in up:
+                out.append((j, axis, 1))
+            elif w in down:
+                out.append((j, axis, -1))
+    return out
+
+
+def direction_agreement(claim: str, source: str, region: str | None = None) -> tuple[int, int, list[str]]:
+    """(claim direction words, conflicts, reasons). For each direction word of the claim, the source's direction
+    words of the same axis that stand near the same context words (within a few words) decide: a conflict when
+    they all have the opposite polarity. Without such anchored words, a conflict when the ``region`` (the source
+    sentences the claim matches best; default: the whole source) uses the axis only with the opposite polarity."""
     cd = directions(claim)
-    sd = directions(source)
-    have = {(a, p) for a, p, _ in sd}
-    words: dict[tuple[str, int], str] = {}
-    for a, p, w in sd:
-        words.setdefault((a, p), w)
+    region_dirs = directions(region if region is not None else source)
+    have = {(a, p) for a, p, _ in region_dirs}
+    first: dict[tuple[str, int], str] = {}
+    for a, p, w in region_dirs:
+        first.setdefault((a, p), w)
+    cw, sw = _words(claim), _words(source)
+    sdir = _dir_index(sw)
     conflicts, reasons = 0, []
-    for axis, pol, w in cd:
-        if (axis, pol) not in have and (axis, -pol) in have:
+    for i, axis, pol in _dir_index(cw):
+        anchors = _anchors(cw, i)
+        near = [(j, p) for j, a, p in sdir if a == axis and anchors & _anchors(sw, j, 6)]
+        if near:
+            if all(p == -pol for _, p in near):
+                conflicts += 1
+                reasons.append(f"direction: the claim says '{cw[i]}', the cited text says '{sw[near[0][0]]}'")
+        elif (axis, pol) not in have and (axis, -pol) in have:
             conflicts += 1
-            reasons.append(f"direction: the claim says '{w}', the cited text says '{words[(axis, -pol)]}'")
+            reasons.append(f"direction: the claim says '{cw[i]}', the cited text says '{first[(axis, -pol)]}'")
+    for axis, pol, w in cd:  # Chinese direction words: region level only
+        if not _WORD_RE.fullmatch(w) and (axis, pol) not in have and (axis, -pol) in have:
+            conflicts += 1
+            reasons.append(f"direction: the claim says '{w}', the cited text says '{first[(axis, -pol)]}'")
     return len(cd), conflicts, reasons
 
 
@@ -144,12 +189,38 @@ def negations(text: str) -> list[str]:
     return [m.group(0).lower() for m in _NEG_EN.finditer(text)] + _NEG_ZH.findall(text)
 
 
-def negation_agreement(claim: str, source: str) -> tuple[int, int, list[str]]:
-    """(claim negations, unmatched, reasons): a negation in the claim with none in the source text."""
-    cn, sn = negations(claim), negations(source)
-    if cn and not sn:
-        return len(cn), len(cn), [f"negation: the claim says '{cn[0]}', the cited text has no negation"]
-    return len(cn), 0, []
+def negation_agreement(claim: str, source: str, region: str | None = None) -> tuple[int, int, list[str]]:
+    """(claim negations, unmatched, reasons). An English negation is checked where it applies: the first content
+    word after it (``not associated`` -> associated) must appear negated in the source (a negation up to 4 words
+    before it) when the source has that word; otherwise (and for Chinese) the claim's negation needs some
+    negation in the ``region`` (default: the whole source)."""
+    cn = negations(claim)
+    if not cn:
+        return 0, 0, []
+    reg = region if region is not None else source
+    cw, sw = _words(claim), _words(source)
+    neg_pos = [j for j, w in enumerate(sw) if _NEG_EN.fullmatch(w)]
+    unmatched, reasons = 0, []
+    checked = False
+    for i, w in enumerate(cw):
+        if not _NEG_EN.fullmatch(w):
+            continue
+        target = next((x for x in cw[i + 1:i + 5] if x not in _LIGHT and not _NEG_EN.fullmatch(x) and len(x) > 2
+                       and x not in ("significantly", "statistically", "significant", "necessarily")), None)
+        if target is None:
+            continue
+        where = [j for j, x in enumerate(sw) if _key(x) == _key(target)]
+        if not where:
+            continue
+        checked = True
+        if not any(j - 5 <= k < j for j in where for k in neg_pos):
+            unmatched += 1
+            reasons.append(f"negation: the claim says '{w} ... {target}', the cited text states '{target}' without "
+                           "a negation")
+    if not checked and not negations(reg):
+        unmatched += 1
+        reasons.append(f"negation: the claim says '{cn[0]}', the cited text has no negation")
+    return len(cn), unmatched, reasons
 
 
 # ------------------------------------------------------------------------------------------------- entities

@@ -29,6 +29,11 @@ from agent.claims.semantic import memo_for, passage_units, similarities
 MODEL_PATH = Path(__file__).with_name("support_model.json")
 FEATURES = ("sim_max", "coverage", "num_missing", "dir_conflict", "neg_unmatched", "ent_missing")
 CAP = 3.0
+# A claim is supported only when the score reaches the threshold AND none of these disagreements was found: a
+# number, direction, negation or named entity the cited text contradicts or lacks is what a reader rejects first,
+# whatever the overall similarity (the logistic weights are fitted on abstractive PubMedQA conclusions, where such
+# mismatches are common in true pairs too, so they alone would let a wrong number pass).
+VETO_FEATURES = ("num_missing", "dir_conflict", "neg_unmatched", "ent_missing")
 ALIGN_TOP = 3  # units whose text the direction/negation checks read (the passage region the claim matches)
 
 
@@ -69,9 +74,9 @@ def feature_values(claim: str, passage: str, sims: np.ndarray, units: list[str])
     region = " ".join(units[i] for i in order) if len(order) else passage
     _, num_missing, r = F.number_agreement(claim, passage)
     reasons += r
-    _, dir_conflict, r = F.direction_agreement(claim, region)
+    _, dir_conflict, r = F.direction_agreement(claim, passage, region)
     reasons += r
-    _, neg_unmatched, r = F.negation_agreement(claim, region)
+    _, neg_unmatched, r = F.negation_agreement(claim, passage, region)
     reasons += r
     _, ent_missing, r = F.entity_agreement(claim, passage)
     reasons += r
@@ -121,7 +126,7 @@ class SupportScorer:
     def score(self, claim: str, passage: str) -> SupportScore:
         feats, reasons = self.features(claim, passage)
         p = combine(feats, self.model)
-        ok = p >= self.threshold
+        ok = p >= self.threshold and not any(feats[f] > 0 for f in VETO_FEATURES)
         if not ok and not reasons:
             reasons.append(f"the cited text does not say this (closest sentence similarity {feats['sim_max']:.2f})")
         return SupportScore(round(p, 4), ok, reasons, feats)

@@ -1,7 +1,7 @@
 """Sentence-level semantic similarity of a claim to a passage with the project's embedder (MiniLM by default).
 
-A passage is cut into units: its sentences and windows of two and three consecutive sentences (a claim often
-condenses two sentences of a source). The claim's similarity is the maximum cosine over the units. Vectors come
+A passage is cut into units: its sentences (optionally also windows of consecutive sentences; off by default,
+they tripled the encoding cost on a 2-core machine). The claim's similarity is the maximum cosine over the units. Vectors come
 from the process-wide embedder of :mod:`agent.kb.embeddings` (the one the knowledge base uses, never a second
 copy), through its SQLite cache when one is given and an in-process memo otherwise.
 """
@@ -36,7 +36,7 @@ def passage_sentences(text: str) -> list[str]:
     return [s for s in sents if len(s) > 1]
 
 
-def passage_units(text: str, windows: Sequence[int] = (2, 3)) -> list[str]:
+def passage_units(text: str, windows: Sequence[int] = ()) -> list[str]:
     sents = passage_sentences(text)
     units = list(sents)
     for w in windows:
@@ -55,14 +55,15 @@ class VectorMemo:
         self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], chunk: int = 512) -> np.ndarray:
         texts = list(texts)
         with self._lock:
             todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        if todo:
-            vecs = np.asarray(self.embedder.encode_documents(todo, cache=self.cache), dtype=np.float32)
+        for i in range(0, len(todo), chunk):  # chunks: a long job keeps what it encoded in the cache
+            part = todo[i:i + chunk]
+            vecs = np.asarray(self.embedder.encode_documents(part, cache=self.cache), dtype=np.float32)
             with self._lock:
-                for t, v in zip(todo, vecs):
+                for t, v in zip(part, vecs):
                     self._memo[t] = v
                 while len(self._memo) > self.max_items:
                     self._memo.popitem(last=False)
