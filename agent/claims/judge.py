@@ -7,8 +7,6 @@ not fit gives no verdict (``None``), never a guess.
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -31,21 +29,21 @@ class ClaimJudgement(BaseModel):
 
 
 def _parse(msg: Any) -> ClaimJudgement | None:
-    candidates: list[Any] = [tc.get("args") for tc in (getattr(msg, "tool_calls", None) or [])]
+    """The judgement from the reply's tool call, else from the JSON object in its text; None if neither fits.
+    (Same contract as the graph's structured-output parsing, kept local until that moves out of agent/nodes.)"""
+    for tc in getattr(msg, "tool_calls", None) or []:
+        try:
+            return ClaimJudgement.model_validate(tc.get("args") or {})
+        except ValidationError:
+            pass
     content = getattr(msg, "content", "")
-    if isinstance(content, str):
-        m = re.search(r"\{.*\}", content, re.S)
-        if m:
-            try:
-                candidates.append(json.loads(m.group(0)))
-            except ValueError:
-                pass
-    for c in candidates:
-        if isinstance(c, dict):
-            try:
-                return ClaimJudgement.model_validate(c)
-            except ValidationError:
-                continue
+    text = content if isinstance(content, str) else ""
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        try:
+            return ClaimJudgement.model_validate_json(text[start:end + 1])
+        except ValidationError:
+            return None
     return None
 
 
