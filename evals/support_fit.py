@@ -59,6 +59,7 @@ def fit(dataset: Path, seed: int = 0, out: Path = MODEL_PATH, cache=None) -> dic
     lr = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
     p = lr.predict_proba(X)[:, 1]
     kinds = np.asarray([r["kind"] for r in rows])
+    pert = np.asarray([str(r.get("perturbation")) for r in rows])
     model = {
         "features": list(FEATURES),
         "coef": [round(float(c), 5) for c in lr.coef_[0]],
@@ -73,6 +74,9 @@ def fit(dataset: Path, seed: int = 0, out: Path = MODEL_PATH, cache=None) -> dic
             "pairs": {k: len(v) for k, v in pairs.items()},
             "method": "sklearn LogisticRegression(C=1.0) on all dev pairs; threshold = max Youden J on dev",
             "dev_auroc": {k: round(auroc(list(p[kinds == k]), list(y[kinds == k])), 4) for k in pairs},
+            "dev_auroc_perturbed": {k: round(auroc(list(p[m]), list(y[m])), 4)
+                                    for k in ("number", "direction", "negation")
+                                    if (m := (kinds == "perturbed") & np.isin(pert, [k, "None"])).any()},
             "date": time.strftime("%Y-%m-%d"),
         },
     }

@@ -17,6 +17,7 @@ _NUM_RE = re.compile(
     r"(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?"
     r"(?![\d]|[A-Za-z_]*\d)"
 )
+_DOT_NUM_RE = re.compile(r"(?<![\w.,])\.\d+(?![\d.]|[A-Za-z_]*\d)")  # .05 (a p-value written without the 0)
 _UNIT_RE = re.compile(r"\s?(%|‰|-?fold|mg|µg|ug|μg|ng|g|kg|ml|mL|µl|μl|l|L|mm|cm|m|km|kDa|Da|bp|kb|nt|aa|h|hr|hours?|"
                       r"min|minutes?|s|days?|weeks?|months?|years?|mmol|µmol|μmol|nmol|mol|mmHg|°C|U|IU)\b|\s?%")
 _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -32,17 +33,20 @@ class Number:
 
 
 def numbers(text: str) -> list[Number]:
-    """Numbers written with digits (``1,099``, ``71%``, ``0.05``, ``2.5 mg``), not parts of identifiers."""
+    """Numbers written with digits (``1,099``, ``71%``, ``0.05``, ``.05``, ``2.5 mg``), not parts of identifiers,
+    in text order."""
     out = []
-    for m in _NUM_RE.finditer(text):
-        raw = m.group(1).replace(",", "") + (m.group(2) or "")
+    found = [(m.start(), m.end(), m.group(1).replace(",", "") + (m.group(2) or ""), m.group(0))
+             for m in _NUM_RE.finditer(text)]
+    found += [(m.start(), m.end(), "0" + m.group(0), m.group(0)) for m in _DOT_NUM_RE.finditer(text)]
+    for start, end, raw, written in sorted(found):
         try:
             value = float(raw)
         except ValueError:  # pragma: no cover
             continue
-        u = _UNIT_RE.match(text, m.end())
+        u = _UNIT_RE.match(text, end)
         unit = (u.group(1) or "%") if u else ""
-        out.append(Number(value, m.group(0), unit.lower().lstrip("-")))
+        out.append(Number(value, written, unit.lower().lstrip("-")))
     return out
 
 
@@ -65,6 +69,8 @@ def number_agreement(claim: str, source: str) -> tuple[int, int, list[str]]:
     for n in cn:
         if any(_same(n.value, v, n.text) for v, _ in values):
             continue
+        if n.unit == "%" and any(_same(n.value, v * 100, n.text) for v, u in values if u != "%" and v <= 1):
+            continue  # 45% stated, the source gives the fraction 0.45
         missing += 1
         near = sorted({f"{v:g}" for v, _ in values}, key=lambda s: abs(float(s) - n.value))[:3]
         reasons.append(f"number {n.text}{' ' + n.unit if n.unit and n.unit != '%' else n.unit} is not in the "

@@ -10,6 +10,10 @@ Features (all computed offline, no LLM):
 - ``dir_conflict``: direction words whose axis the passage uses only with the opposite polarity (capped at 3).
 - ``neg_unmatched``: 1 when the claim negates and the passage region it matches best has no negation.
 - ``ent_missing``: named entities of the claim (genes, motifs, residues, accessions, species) not in the passage.
+- ``dir_balance``: whether the passage's direction words near the claim's context words agree (+1) or take the
+  opposite polarity (-1) (:func:`agent.claims.contrast.direction_balance`).
+- ``gap_dir`` / ``gap_neg``: ``sim_max`` of the claim minus that of its best variant with one direction word
+  flipped / one negation removed (0 without such a variant): negative when the passage prefers the variant.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from agent.claims import contrast as K
 from agent.claims import features as F
 from agent.claims.semantic import memo_for, passage_units, similarities
 
 MODEL_PATH = Path(__file__).with_name("support_model.json")
-FEATURES = ("sim_max", "coverage", "num_missing", "dir_conflict", "neg_unmatched", "ent_missing")
+FEATURES = ("sim_max", "coverage", "num_missing", "dir_conflict", "neg_unmatched", "ent_missing", "dir_balance",
+            "gap_dir", "gap_neg")
 CAP = 3.0
 # A claim is supported only when the score reaches the threshold AND none of these disagreements was found: a
 # number, direction, negation or named entity the cited text contradicts or lacks is what a reader rejects first,
@@ -67,8 +73,10 @@ def coverage(claim: str, passage: str) -> float:
     return len(toks & set(tokenize(passage))) / len(toks)
 
 
-def feature_values(claim: str, passage: str, sims: np.ndarray, units: list[str]) -> tuple[dict[str, float], list[str]]:
-    """The feature vector of a (claim, passage) pair given the unit similarities, and the reasons behind it."""
+def feature_values(claim: str, passage: str, sims: np.ndarray, units: list[str],
+                   variant_sims: list[tuple[str, float]] = ()) -> tuple[dict[str, float], list[str]]:
+    """The feature vector of a (claim, passage) pair given the unit similarities (and ``variant_sims``: (kind,
+    best unit similarity) of the claim's :func:`agent.claims.contrast.variants`), and the reasons behind it."""
     reasons: list[str] = []
     order = np.argsort(-sims)[:ALIGN_TOP] if len(sims) else []
     region = " ".join(units[i] for i in order) if len(order) else passage
@@ -87,19 +95,25 @@ def feature_values(claim: str, passage: str, sims: np.ndarray, units: list[str])
         "dir_conflict": min(float(dir_conflict), CAP),
         "neg_unmatched": float(min(neg_unmatched, 1)),
         "ent_missing": min(float(ent_missing), CAP),
+        "dir_balance": K.direction_balance(claim, passage),
     }
+    for kind in ("direction", "negation"):
+        best = max((v for k, v in variant_sims if k == kind), default=None)
+        feats["gap_" + kind[:3]] = feats["sim_max"] - best if best is not None and len(sims) else 0.0
     return feats, reasons
 
 
 def pair_features(memo, claim: str, passage: str) -> tuple[dict[str, float], list[str]]:
     """Features and reasons of one pair, vectors from ``memo`` (:class:`agent.claims.semantic.VectorMemo`)."""
     units = passage_units(passage)
-    return feature_values(claim, passage, similarities(memo, claim, units), units)
+    variant_sims = [(k, float(similarities(memo, v, units).max())) for k, v in K.variants(claim)]
+    return feature_values(claim, passage, similarities(memo, claim, units), units, variant_sims)
 
 
 def prefetch(memo, pairs: list[tuple[str, str]]) -> None:
-    """Encode every distinct claim and passage unit of many pairs in one batch."""
-    memo.encode(list(dict.fromkeys([c for c, _ in pairs] + [u for _, p in pairs for u in passage_units(p)])))
+    """Encode every distinct claim (and its variants) and passage unit of many pairs in one batch."""
+    texts = [c for c, _ in pairs] + [v for c in dict.fromkeys(c for c, _ in pairs) for _, v in K.variants(c)]
+    memo.encode(list(dict.fromkeys(texts + [u for _, p in pairs for u in passage_units(p)])))
 
 
 def combine(feats: dict[str, float], model: dict[str, Any]) -> float:
