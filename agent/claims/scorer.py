@@ -14,6 +14,10 @@ Features (all computed offline, no LLM):
   opposite polarity (-1) (:func:`agent.claims.contrast.direction_balance`).
 - ``gap_dir`` / ``gap_neg``: ``sim_max`` of the claim minus that of its best variant with one direction word
   flipped / one negation removed (0 without such a variant): negative when the passage prefers the variant.
+- ``disagree``: 1 when any of the number, direction, negation or entity checks found a disagreement.
+
+The negation check reads, for each sentence of the claim with a negation, the passage region that sentence
+matches best (a hedge in a claim's last sentence is not checked against the region its first sentence matches).
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ import numpy as np
 
 from agent.claims import contrast as K
 from agent.claims import features as F
-from agent.claims.semantic import memo_for, passage_units, similarities
+from agent.claims.semantic import memo_for, passage_sentences, passage_units, similarities
 
 MODEL_PATH = Path(__file__).with_name("support_model.json")
 FEATURES = ("sim_max", "coverage", "num_missing", "dir_conflict", "neg_unmatched", "ent_missing", "dir_balance",
-            "gap_dir", "gap_neg")
+            "gap_dir", "gap_neg", "disagree")
 CAP = 3.0
 # A claim is supported only when the score reaches the threshold AND none of these disagreements was found: a
 # number, direction, negation or named entity the cited text contradicts or lacks is what a reader rejects first,
@@ -74,9 +78,11 @@ def coverage(claim: str, passage: str) -> float:
 
 
 def feature_values(claim: str, passage: str, sims: np.ndarray, units: list[str],
-                   variant_sims: list[tuple[str, float]] = ()) -> tuple[dict[str, float], list[str]]:
-    """The feature vector of a (claim, passage) pair given the unit similarities (and ``variant_sims``: (kind,
-    best unit similarity) of the claim's :func:`agent.claims.contrast.variants`), and the reasons behind it."""
+                   variant_sims: list[tuple[str, float]] = (),
+                   neg_regions: list[tuple[str, str]] | None = None) -> tuple[dict[str, float], list[str]]:
+    """The feature vector of a (claim, passage) pair given the unit similarities (``variant_sims``: (kind, best
+    unit similarity) of the claim's :func:`agent.claims.contrast.variants`; ``neg_regions``: (sentence, passage
+    region it matches best) for each sentence of the claim with a negation), and the reasons behind it."""
     reasons: list[str] = []
     order = np.argsort(-sims)[:ALIGN_TOP] if len(sims) else []
     region = " ".join(units[i] for i in order) if len(order) else passage
@@ -84,8 +90,11 @@ def feature_values(claim: str, passage: str, sims: np.ndarray, units: list[str],
     reasons += r
     _, dir_conflict, r = F.direction_agreement(claim, passage, region)
     reasons += r
-    _, neg_unmatched, r = F.negation_agreement(claim, passage, region)
-    reasons += r
+    neg_unmatched = 0
+    for sent, sent_region in neg_regions or [(claim, region)]:  # each negated sentence where it matches best
+        _, n, r = F.negation_agreement(sent, passage, sent_region)
+        neg_unmatched += n
+        reasons += r
     _, ent_missing, r = F.entity_agreement(claim, passage)
     reasons += r
     feats = {
@@ -97,6 +106,7 @@ def feature_values(claim: str, passage: str, sims: np.ndarray, units: list[str],
         "ent_missing": min(float(ent_missing), CAP),
         "dir_balance": K.direction_balance(claim, passage),
     }
+    feats["disagree"] = float(any(feats[f] > 0 for f in VETO_FEATURES))
     for kind in ("direction", "negation"):
         best = max((v for k, v in variant_sims if k == kind), default=None)
         feats["gap_" + kind[:3]] = feats["sim_max"] - best if best is not None and len(sims) else 0.0
@@ -107,12 +117,22 @@ def pair_features(memo, claim: str, passage: str) -> tuple[dict[str, float], lis
     """Features and reasons of one pair, vectors from ``memo`` (:class:`agent.claims.semantic.VectorMemo`)."""
     units = passage_units(passage)
     variant_sims = [(k, float(similarities(memo, v, units).max())) for k, v in K.variants(claim)]
-    return feature_values(claim, passage, similarities(memo, claim, units), units, variant_sims)
+    neg_regions = []
+    for sent in negated_sentences(claim):
+        order = np.argsort(-similarities(memo, sent, units))[:ALIGN_TOP]
+        neg_regions.append((sent, " ".join(units[i] for i in order)))
+    return feature_values(claim, passage, similarities(memo, claim, units), units, variant_sims, neg_regions)
+
+
+def negated_sentences(claim: str) -> list[str]:
+    """The sentences of a (possibly multi-sentence) claim that contain a negation."""
+    return [s for s in passage_sentences(claim) if F.negations(s)]
 
 
 def prefetch(memo, pairs: list[tuple[str, str]]) -> None:
     """Encode every distinct claim (and its variants) and passage unit of many pairs in one batch."""
-    texts = [c for c, _ in pairs] + [v for c in dict.fromkeys(c for c, _ in pairs) for _, v in K.variants(c)]
+    claims = list(dict.fromkeys(c for c, _ in pairs))
+    texts = claims + [v for c in claims for _, v in K.variants(c)] + [s for c in claims for s in negated_sentences(c)]
     memo.encode(list(dict.fromkeys(texts + [u for _, p in pairs for u in passage_units(p)])))
 
 

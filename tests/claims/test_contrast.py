@@ -31,3 +31,22 @@ def test_numbers_read_leading_dot_decimals_and_percent_as_fraction():
     assert F.number_agreement("a rate of 45%", "a rate of 0.45")[1] == 0
     assert F.number_agreement("a rate of 46%", "a rate of 0.45")[1] == 1
     assert [n.text for n in F.numbers("NC_005148.1 and x.5")] == []
+
+
+def test_negation_is_checked_per_sentence_against_the_region_that_sentence_matches():
+    import numpy as np
+
+    from agent.claims.scorer import feature_values, negated_sentences
+
+    claim = "Drug X lowered blood pressure. No causal inference can be drawn."
+    units = ["Drug X lowered blood pressure in 40 patients.", "The design does not allow conclusions about cause.",
+             "Blood pressure was measured twice.", "Patients took drug X daily."]
+    passage = " ".join(units)
+    sims = np.array([0.9, 0.2, 0.5, 0.4])  # the claim as a whole matches the sentences without a negation
+    assert negated_sentences(claim) == ["No causal inference can be drawn."]
+    # whole claim against its best region (the first sentence): the hedge looks unsupported
+    feats, reasons = feature_values(claim, passage, sims, units, neg_regions=None)
+    assert feats["neg_unmatched"] == 1 and feats["disagree"] == 1
+    # the hedge against the region it matches itself: no disagreement
+    feats, reasons = feature_values(claim, passage, sims, units, neg_regions=[(negated_sentences(claim)[0], units[1])])
+    assert feats["neg_unmatched"] == 0 and feats["disagree"] == 0 and not reasons
