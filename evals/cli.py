@@ -174,6 +174,7 @@ def pdf_cmd(
     args = ["--extractor", extractor] + (["--papers", str(papers)] if papers else []) + (["--json"] if json_out else [])
     raise typer.Exit(main(args))
 
+
 @eval_app.command("support")
 def support_cmd(
     pairs: Path = typer.Option(..., "--pairs", "-p", help='JSONL of {"claim", "passage", "label"} (1 supported, 0 not); '
