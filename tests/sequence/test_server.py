@@ -19,6 +19,8 @@ from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
 from mcp.client.streamable_http import streamablehttp_client  # noqa: E402
 
+from tests.fixtures.sequence import SEQ_DATA  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = {"validate_sequence", "protein_properties", "score_mutations", "mutational_scan", "embed_sequence",
          "predict_contacts", "annotate_rep", "annotate_genome"}
@@ -51,6 +53,13 @@ async def _exercise(session: ClientSession, pcv2_rep: str) -> None:
     fasta = f">NP_937956.1 PCV2 Rep\n{pcv2_rep}\n"
     rep = _payload(await session.call_tool("annotate_rep", {"sequence": fasta}))
     assert rep["records"][0]["call"] == "yes"
+    pcv2 = rep["records"][0]
+    assert pcv2["is_rep"] and pcv2["confidence"] >= 0.9 and pcv2["reason"] and pcv2["reasons"] == [pcv2["reason"]]
+    assert pcv2["family"]["name"] == "Circoviridae" and pcv2["family"]["nearest"]["identity"] > 0.9
+    assert {m["motif"] for m in pcv2["motifs"]} >= {"motif_II", "walker_A"}
+    msv = (SEQ_DATA / "rep_proteins.faa").read_text().split(">Q91MF7.1")[1].split(">")[0]
+    repa = _payload(await session.call_tool("annotate_rep", {"sequence": ">Q91MF7.1" + msv}))["records"][0]
+    assert repa["call"] == "huh_only" and "RepA" in repa["reason"]
     scored = _payload(await session.call_tool("score_mutations", {"sequence": pcv2_rep, "mutations": "K5A:H57A"}))
     assert scored["model"] == "esm2_t2_tiny_random" and len(scored["variants"]) == 1
     scan = _payload(await session.call_tool("mutational_scan", {"sequence": fasta[:200], "top": 3}))
