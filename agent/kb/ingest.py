@@ -21,6 +21,7 @@ from agent.kb.errors import IngestError
 from agent.kb.fingerprint import document_settings, fingerprint
 from agent.kb.loaders import LoadedDocument, expand_paths, load_file, record_to_document
 from agent.kb.models import IngestReport, Record
+from agent.kb.store import StoreFilter
 from agent.kb.writer import manifest_id
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class IngestMixin:
                     report.warnings.extend(doc.warnings)
                     h = doc.content_hash()
                     man = self._manifest(doc.doc_id)
-                    if man and man.get("doc_hash") == h and man.get("fp") == fp:
+                    if man and man.get("doc_hash") == h and man.get("fp") == fp and self._complete(man):
                         report.unchanged_docs.append(doc.doc_id)
                         report.chunks_unchanged += int(man.get("chunks", 0))
                     else:
@@ -157,6 +158,12 @@ class IngestMixin:
                 self.backfill_multilingual(report, progress)
             if self._multilingual_on():
                 report.multilingual_pending = self.store.count(writer.MISSING_ML)
+
+    def _complete(self, man: dict[str, Any]) -> bool:
+        """The document's stored passages match its manifest (a replace that died before deleting the old
+        version's passages leaves more: the document is then written again)."""
+        n = self.store.count(StoreFilter(match={"kind": ["chunk"], "doc_id": [man["doc_id"]]}))
+        return n == int(man.get("chunks", 0))
 
     def _after_write(self, changed: int) -> None:
         """Flush, and optimise the index only once enough points changed since the last optimisation (the
