@@ -137,6 +137,10 @@ class LiteratureSettings(BaseModel):
         None, gt=0, description="E-utilities request rate (unset: NCBI's limit, 3/s or 10/s with an API key)."
     )
     cache_ttl_s: int = Field(7 * 24 * 3600, ge=0, description="On-disk response cache lifetime (seconds; 0: off).")
+    cache_stale_s: int = Field(
+        90 * 24 * 3600, ge=0, description="How long expired cached responses are kept to answer when PubMed / Europe PMC "
+        "cannot be reached (served with a 'served from cache (offline)' note)."
+    )
     max_results: int = Field(20, ge=1, le=1000, description="Default number of remote search results.")
 
 
