@@ -79,3 +79,41 @@ def test_bad_qrels_name_the_line_and_field(tmp_path):
     p.write_text("{not json\n")
     with pytest.raises(QrelsError, match="q.jsonl:1: invalid JSON"):
         load_qrels(p)
+
+
+def test_eval_compare_passages_end_to_end(tmp_path, monkeypatch):
+    """`bioagent eval compare --suite passages`: real embedding model and embedded Qdrant, two configurations
+    (the second with another chunk size, so another collection), per-configuration metrics and paired CIs."""
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+    from agent.settings import get_settings
+    from tests.fixtures.kb import shared_cache_dir
+
+    qrels = tmp_path / "q.jsonl"
+    rows = [("Which insects spread geminiviruses?", "geminivirus", "spread by whiteflies and leafhoppers"),
+            ("What is the Walker A motif of PCV2 Rep?", "rep-motifs", "Walker A motif (GPPGCGKS in porcine circovirus 2)")]
+    qrels.write_text("".join(json.dumps({"id": f"q{i}", "question": q, "relevant": [{"doc": d, "text": t}]}) + "\n"
+                             for i, (q, d, t) in enumerate(rows)))
+    configs = tmp_path / "c.yaml"
+    configs.write_text("- name: base\n- name: small-chunks\n  settings: {chunking: {chunk_tokens: 48, overlap_tokens: 8}}\n")
+    for k, v in {"BIOAGENT_DATA_DIR": str(tmp_path / "d"), "BIOAGENT_EMBEDDING__MULTILINGUAL": "false",
+                 "BIOAGENT_EMBEDDING__CACHE_DIR": str(shared_cache_dir())}.items():
+        monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(app, ["eval", "compare", "--suite", "passages", "-d", str(qrels), "--corpus",
+                                     str(KB_DATA / "library"), "--configs-file", str(configs), "--out",
+                                     str(tmp_path / "runs"), "--json", "--bootstrap", "500", "--no-progress"],
+                               catch_exceptions=False)
+    finally:
+        get_settings.cache_clear()
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["questions"] == 2 and set(out["metrics"]) == {"base", "small-chunks"}
+    assert out["metrics"]["base"]["recall@5"] == 1.0
+    comps = {c["metric"]: c for c in out["comparisons"]}
+    assert set(comps) == {"recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"}
+    assert all(c["baseline"] == "base" and c["candidate"] == "small-chunks" and c["n"] == 2 for c in comps.values())
+    saved = json.loads((next((tmp_path / "runs").iterdir()) / "results.json").read_text())
+    assert saved["configs"]["base"]["collection"] != saved["configs"]["small-chunks"]["collection"]
