@@ -243,3 +243,23 @@ def test_optimize_runs_only_after_enough_changes_and_the_count_persists(tmp_path
         assert kb.search("nanovirus segments", k=1)
     finally:
         kb.close()
+
+
+def test_multilingual_vectors_are_a_lazy_phase_that_does_not_hold_ingest_back(tmp_path):
+    recs = [Record(id="gem", title="Geminiviruses", text="Geminiviruses are spread by whiteflies and leafhoppers."),
+            Record(id="pcv", title="Porcine circovirus", text="Porcine circovirus 2 causes wasting disease in pigs.")]
+    kb = open_kb(tmp_path, embedding={"multilingual": True})
+    try:
+        rep = kb.ingest_records(recs)
+        assert rep.multilingual_chunks == 0 and rep.multilingual_pending == 2 == kb.stats()["chunks_without_multilingual"]
+        hits = kb.search("哪些昆虫传播双生病毒？", k=2)  # first non-English search: English route meanwhile
+        assert "dense" in hits[0].scores
+        kb._ml_thread.join(300)  # the fill it started in the background
+        assert kb.multilingual_pending() == 0 and kb.stats()["chunks_without_multilingual"] == 0
+        top = kb.search("哪些昆虫传播双生病毒？", k=2)[0]
+        assert top.doc_id == "gem" and "multilingual" in top.scores and "dense" not in top.scores
+        again = kb.ingest_records(recs + [Record(id="new", text="Nanoviruses have multipartite genomes.")])
+        assert again.multilingual_pending == 1
+        assert kb.backfill_multilingual().multilingual_chunks == 1 and kb.multilingual_pending() == 0
+    finally:
+        kb.close()
