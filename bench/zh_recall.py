@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True, help="data dir (kept: reruns resume)")
     ap.add_argument("--pubmedqa", type=Path, default=PUBMEDQA)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--weights", type=float, nargs="*", default=[], help="also try these multilingual RRF weights")
     args = ap.parse_args()
     records, _ = load_pubmedqa(args.pubmedqa)
     zh = [json.loads(line) for line in ZH.open()]
@@ -48,9 +49,18 @@ def main() -> None:
     ml = kb.backfill_multilingual(progress=True)
     print(f"multilingual phase: {ml.multilingual_chunks} chunks in {ml.multilingual_seconds:.0f} s", flush=True)
     rows, out = [], {}
-    for name, fn in (("English dense route alone (MiniLM)", lambda q: dedupe(h.doc_id for h in _dense_en(kb, q))[:10]),
-                     ("default hybrid search (multilingual + BM25)", lambda q: ranks(kb, q))):
-        ranked = [fn(z["question_zh"]) for z in zh]
+    rs = kb.settings.retrieval
+    variants = [("English dense route alone (MiniLM)", {}, lambda q: dedupe(h.doc_id for h in _dense_en(kb, q))[:10]),
+                ("default search (multilingual weight 2 + BM25)", {}, None)]
+    for w in args.weights:
+        variants.append((f"multilingual weight {w:g} + BM25", {"multilingual_weight": w}, None))
+    for name, changes, fn in variants:
+        saved = {k: getattr(rs, k) for k in changes}
+        for k, v in changes.items():
+            setattr(rs, k, v)
+        ranked = [(fn or (lambda q: ranks(kb, q)))(z["question_zh"]) for z in zh]
+        for k, v in saved.items():
+            setattr(rs, k, v)
         gold = [z["pubid"] for z in zh]
         m = {f"R@{k}": sum(recall_at_k(r, [g], k) for r, g in zip(ranked, gold)) / len(zh) for k in (1, 5, 10)}
         m["MRR"] = sum(reciprocal_rank(r, [g]) for r, g in zip(ranked, gold)) / len(zh)
