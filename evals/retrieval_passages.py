@@ -130,14 +130,16 @@ def _corpus_key(paths: Sequence[Path]) -> str:
 
 
 def config_index(settings: Settings, corpus: Sequence[Path], multilingual: bool, progress: bool = False):
-    """The knowledge base of this configuration's own collection, with the corpus ingested."""
-    from agent.kb import get_knowledge_base
+    """The knowledge base of this configuration's own collection, with the corpus ingested. A KnowledgeBase of
+    its own (not the process-wide one), so that configurations sharing a collection keep their own search
+    settings; the caller closes it."""
+    from agent.kb import KnowledgeBase
     from agent.kb.fingerprint import collection_settings, fingerprint
 
     s = apply_settings(settings, {"embedding": {"multilingual": multilingual}})
     name = f"eval-passages-{_corpus_key(corpus)}-{fingerprint(collection_settings(s))}"
     s = apply_settings(s, {"qdrant": {"collection": name}})
-    kb = get_knowledge_base(s)
+    kb = KnowledgeBase(s)
     report = kb.ingest_paths(list(corpus), progress=progress)
     if report.errors:
         raise RuntimeError("indexing the corpus failed: " + "; ".join(report.errors[:3]))
@@ -164,9 +166,12 @@ def run_passages(qrels: Sequence[Qrel], corpus: Sequence[Path], configs: Sequenc
         index_s = time.perf_counter() - t0
         rows = {}
         t0 = time.perf_counter()
-        for q in qs:
-            hits = kb.search(q.question, k=10, mode=mode or s.retrieval.mode)
-            rows[q.id] = score_hits(hits, q)
+        try:
+            for q in qs:
+                hits = kb.search(q.question, k=10, mode=mode or s.retrieval.mode)
+                rows[q.id] = score_hits(hits, q)
+        finally:
+            kb.close()
         per_item[cfg.name] = rows
         means = {m: sum(r[m] for r in rows.values()) / len(rows) for m in METRICS}
         results["configs"][cfg.name] = {"config": cfg.as_dict(), "metrics": means, "index_seconds": round(index_s, 1),
