@@ -85,13 +85,9 @@ STORED_AT = "x-bioagent-stored-at"
 
 
 class ResponseCache:
-    """Response bodies in hishel's SQLite storage (``data_dir/cache/literature/<service>.sqlite``).
-
-    An entry is *fresh* for ``ttl_s`` seconds and then still kept ``stale_s`` seconds longer (hishel's storage
-    TTL is their sum and it deletes entries past it): an expired entry is never served while the network
-    answers, but it is served (stale) when the service cannot be reached, so an offline user still gets
-    cached answers. The key leaves out the caller's identity (api_key, email, tool).
-    """
+    """Response bodies in hishel's SQLite storage (``data_dir/cache/literature/<service>.sqlite``): fresh for
+    ``ttl_s``, then kept ``stale_s`` longer (hishel's storage TTL is the sum) to be served only when the service
+    cannot be reached. The key leaves out the caller's identity (api_key, email, tool)."""
 
     def __init__(self, path: Path, ttl_s: float, stale_s: float = 0.0):
         self.path = Path(path)
