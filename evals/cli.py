@@ -64,17 +64,44 @@ def _run(suite: str, dataset: Path, fmt: str, limit: int | None, seed: int, conf
     except _known_errors() as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    if suite == "retrieval" and len(run.results["configs"]) > 1:
+        run.results["comparisons"] = _retrieval_cis(run.results)
     if json_out:
         typer.echo(json.dumps({"run": run.results["run"], "run_dir": str(run.run_dir) if run.run_dir else None,
-                               "metrics": {n: e["metrics"] for n, e in run.results["configs"].items()}},
+                               "metrics": {n: e["metrics"] for n, e in run.results["configs"].items()},
+                               "comparisons": run.results.get("comparisons")},
                               indent=2, default=str))
         return
     console.print(rich_table(run.results))
     for n, e in run.results["configs"].items():
         for r, why in (e.get("skipped_routes") or {}).items():
             console.print(f"[yellow]{n}: route {r} skipped: {why}[/]")
+    if run.results.get("comparisons"):
+        from evals.retrieval_ci import PairedCI, ci_table
+
+        console.print("Paired bootstrap, each configuration vs the first (per-question differences, 95% CI):")
+        console.print(ci_table([PairedCI(**{k: v for k, v in c.items() if k != "significant"})
+                                for c in run.results["comparisons"]]), markup=False)
     if run.run_dir:
         console.print(f"results: {run.run_dir}/results.json, report: {run.run_dir}/report.md")
+
+
+def _retrieval_cis(results: dict) -> list[dict]:
+    """Paired bootstrap CIs of each configuration against the first, per route, from the per-question metrics."""
+    from evals.retrieval_ci import compare_items
+
+    out: list[dict] = []
+    configs = results["configs"]
+    routes = sorted({r for e in configs.values() for it in e.get("items", []) for r in it.get("routes", {})})
+    for route in routes:
+        per_item = {name: {it["id"]: it["routes"][route] for it in e.get("items", []) if route in it.get("routes", {})}
+                    for name, e in configs.items()}
+        metrics = sorted({m for rows in per_item.values() for row in rows.values() for m, v in row.items()
+                          if isinstance(v, (int, float))})
+        for c in compare_items(per_item, next(iter(configs)), metrics):
+            c.metric = f"{route} {c.metric}"
+            out.append(c.as_dict())
+    return out
 
 
 @eval_app.command("retrieval")
@@ -144,12 +171,23 @@ def compare_cmd(
     dataset: Path = DATASET, fmt: str = FORMAT, limit: int = LIMIT, seed: int = SEED, config: list[str] = CONFIG,
     configs_file: Path = CONFIG_FILE, out: Path = OUT, name: str = NAME, no_progress: bool = NO_PROGRESS,
     json_out: bool = JSON_OUT, no_write: bool = NO_WRITE, template: str = TEMPLATE, corpus: Path = CORPUS,
-    suite: str = typer.Option("answers", "--suite", help="retrieval, answers, tools or sequence."),
+    suite: str = typer.Option("answers", "--suite", help="retrieval, passages, answers, tools or sequence."),
     groundedness: str = typer.Option("lexical", "--groundedness", help="lexical or llm (answers suite)."),
-    route: list[str] = typer.Option(None, "--route", help="Retrieval suite: routes to score."),
+    route: list[str] = typer.Option(None, "--route", help="Retrieval suite: routes to score; passages suite: the "
+                                    "search mode (hybrid, dense or sparse)."),
     k: list[int] = typer.Option(None, "--k", help="Retrieval suite: cut-offs for recall@k."),
+    lang: list[str] = typer.Option(None, "--lang", help="Passages suite: only questions in these languages."),
+    bootstrap: int = typer.Option(10_000, "--bootstrap", min=100, help="Bootstrap resamples for the paired CIs."),
 ) -> None:
-    """Several configurations on the same items in one run (default: naive-rag vs agentic), side by side."""
+    """Several configurations on the same items in one run (default: naive-rag vs agentic), side by side, with
+    paired bootstrap CIs of each configuration against the first (retrieval and passages suites).
+
+    `--suite passages`: the dataset is a qrels file (passage-level labels: document id + a substring of the
+    answering passage) and `--corpus` the files or folder to index (default: examples/library)."""
+    if suite == "passages":
+        _compare_passages(dataset, corpus, config, configs_file, out, name, no_progress, json_out, no_write,
+                          (route or [None])[0], lang, bootstrap, seed)
+        return
     options: dict = {"corpus": corpus}
     if suite == "retrieval":
         options.update(routes=route or None, ks=k or None)
@@ -202,6 +240,48 @@ def support_cmd(
     typer.echo(json.dumps(result, ensure_ascii=False))
     for s in per_pair or []:
         typer.echo(json.dumps(s, ensure_ascii=False))
+
+def _compare_passages(dataset: Path, corpus: Path | None, config: list[str] | None, configs_file: Path | None,
+                      out: Path, name: str | None, no_progress: bool, json_out: bool, no_write: bool,
+                      mode: str | None, lang: list[str] | None, n_boot: int, seed: int) -> None:
+    import datetime as dt
+
+    from agent.settings import get_settings
+    from evals.configs import EvalConfig, resolve_configs
+    from evals.retrieval_ci import PairedCI, ci_table
+    from evals.retrieval_passages import METRICS, load_qrels, run_passages
+
+    try:
+        if mode is not None and mode not in ("hybrid", "dense", "sparse"):
+            raise ValueError(f"--route must be hybrid, dense or sparse for the passages suite, not {mode!r}")
+        configs = resolve_configs(config, configs_file) if (config or configs_file) else [EvalConfig("default")]
+        qrels = load_qrels(dataset)
+        res = run_passages(qrels, [corpus or Path("examples/library")], configs, get_settings(), mode=mode,
+                           langs=lang or None, n_boot=n_boot, seed=seed, progress=not no_progress)
+    except (*_known_errors(), ValueError, RuntimeError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not no_write:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        run_dir = out / f"{stamp}-{name or 'compare-passages-' + dataset.stem}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "results.json").write_text(json.dumps(res, indent=2, default=str))
+        res["run_dir"] = str(run_dir)
+    if json_out:
+        typer.echo(json.dumps({k: v for k, v in res.items() if k != "configs"}
+                              | {"metrics": {n: e["metrics"] for n, e in res["configs"].items()}}, indent=2, default=str))
+        return
+    rows = ["| configuration | " + " | ".join(METRICS) + " | index s | query ms |", "|---" * (len(METRICS) + 3) + "|"]
+    for n, e in res["configs"].items():
+        rows.append(f"| {n} | " + " | ".join(f"{e['metrics'][m]:.3f}" for m in METRICS)
+                    + f" | {e['index_seconds']} | {e['query_ms']} |")
+    console.print(f"{res['questions']} questions, passage-level labels", markup=False)
+    console.print("\n".join(rows), markup=False)
+    if res["comparisons"]:
+        console.print(ci_table([PairedCI(**{k: v for k, v in c.items() if k != "significant"})
+                                for c in res["comparisons"]]), markup=False)
+    if res.get("run_dir"):
+        console.print(f"results: {res['run_dir']}/results.json", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -68,6 +68,7 @@ def open_index(settings: Settings, documents: Sequence[Record], progress: bool =
             raise RuntimeError("indexing the evaluation documents failed: " + "; ".join(report.errors[:3]))
         log.info("eval index %s: %d added, %d unchanged, %d chunks written in %.1f s", settings.qdrant.collection,
                  len(report.added_docs), len(report.unchanged_docs), report.chunks_written, time.perf_counter() - t0)
+        kb.backfill_multilingual(progress=progress)  # the lazy phase, before any non-English question is asked
     return kb
 
 

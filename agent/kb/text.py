@@ -1,7 +1,7 @@
 """Text helpers: script detection, tokenisation for the sparse (BM25-style) route, stable token hashing.
 
-English and other Latin-script text is lower-cased, split into words, stripped of stop words and lightly
-stemmed; runs of CJK characters are segmented with jieba (search mode, so both words and their parts are
+English and other Latin-script text is split into words, stripped of stop words, lower-cased and stemmed
+with the Snowball English stemmer (PyStemmer); upper-case acronyms (SARS, ORF) are kept whole; runs of CJK characters are segmented with jieba (search mode, so both words and their parts are
 indexed). Tokens map to sparse indices through a stable hash (BLAKE2b, 31 bits), so indices do not depend on
 the process, the corpus or the order of ingest.
 """
@@ -74,39 +74,59 @@ def needs_multilingual(text: str) -> bool:
     return has_cjk(text) or non_latin_share(text) > 0.3
 
 
+_stem_local = threading.local()
+
+# Tokenizer + stemmer version of the sparse route; part of the index fingerprint (a change re-indexes).
+TOKENIZER_VERSION = "snowball-en+jieba-v2"
+
+
+def _stemmer():
+    st = getattr(_stem_local, "stemmer", None)
+    if st is None:  # a PyStemmer object is not thread-safe: one per thread
+        import Stemmer
+
+        st = _stem_local.stemmer = Stemmer.Stemmer("english")
+    return st
+
+
 def stem(word: str) -> str:
-    """A light English suffix stripper (plural, -ing, -ed, -ly, -ies); leaves short words and digits alone."""
+    """The Snowball English stem (PyStemmer) of a lower-case word; digits and short words stay as they are."""
     if len(word) <= 3 or not word.isalpha():
         return word
-    for suffix, repl, min_len in (
-        ("ational", "ate", 8), ("ization", "ize", 8), ("iveness", "ive", 8), ("fulness", "ful", 8),
-        ("ousness", "ous", 8), ("ies", "y", 5), ("sses", "ss", 5), ("ing", "", 6), ("edly", "", 7),
-        ("ed", "", 5), ("ly", "", 6), ("es", "", 6), ("s", "", 4),
-    ):
-        if word.endswith(suffix) and len(word) >= min_len:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                return word
-            if suffix == "es" and not word.endswith(("ches", "shes", "xes", "sses", "zes", "uses")):
-                return word[:-1]
-            return word[: len(word) - len(suffix)] + repl
-    return word
+    return _stemmer().stemWord(word)
+
+
+def _is_acronym(word: str) -> bool:
+    """SARS, HIV, ORF: upper-case words are kept whole (lower-cased, never stemmed)."""
+    return len(word) >= 2 and word.isupper()
+
+
+def _word_tokens(word: str) -> list[str]:
+    low = word.lower()
+    if low in STOPWORDS or len(word) >= 40:
+        return []
+    out = [low if _is_acronym(word) else stem(low)]
+    if "-" in word or "." in word:  # compounds also index their parts: rolling-circle -> rolling, circle
+        for p in re.split(r"[-.]", word):
+            pl = p.lower()
+            if len(p) > 1 and not p.isdigit() and pl not in STOPWORDS:
+                out.append(pl if _is_acronym(p) else stem(pl))
+    return out
 
 
 def tokenize(text: str) -> list[str]:
-    """Tokens for the sparse route: stemmed lower-case words and jieba-segmented CJK words."""
+    """Tokens for the sparse route: lower-case Snowball stems (acronyms whole) and jieba-segmented CJK words."""
     out: list[str] = []
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = unicodedata.normalize("NFKC", text)
     for m in _TOKEN_RE.finditer(text):
         cjk, word = m.group(1), m.group(2)
         if cjk:
             for w in _get_jieba().cut_for_search(cjk):
-                w = w.strip()
+                w = w.strip().lower()
                 if w and w not in ZH_STOPWORDS:
                     out.append(w)
-        elif word and word not in STOPWORDS and len(word) < 40:
-            out.append(stem(word))
-            if "-" in word or "." in word:  # compounds also index their parts: rolling-circle -> rolling, circle
-                out.extend(stem(p) for p in re.split(r"[-.]", word) if len(p) > 1 and not p.isdigit() and p not in STOPWORDS)
+        elif word:
+            out.extend(_word_tokens(word))
     return out
 
 

@@ -6,8 +6,10 @@
 - no retry when the host cannot be reached at all (DNS failure, refused, connect timeout): the caller
   gets ``RemoteUnavailable("<Service> unreachable: <reason>")`` straight away;
 - a per-host rate limiter (thread-safe, process-wide);
-- a small on-disk response cache (``data_dir/cache/literature``) with a TTL; only responses that parsed
-  are stored, so a malformed answer is never served again from disk.
+- an on-disk response cache (hishel's SQLite storage in ``data_dir/cache/literature``): fresh for
+  ``cache_ttl_s``; expired entries are kept ``cache_stale_s`` longer and served, with a one-line
+  "served from cache (offline)" warning, when the service cannot be reached (serve-stale-on-error); only
+  responses that parsed are stored, so a malformed answer is never served again from disk.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -81,18 +81,35 @@ def shared_limiter(key: str, rate: float) -> RateLimiter:
         return lim
 
 
+STORED_AT = "x-bioagent-stored-at"
+
+
 class ResponseCache:
-    """Response bodies on disk, one file per request, expired by modification time."""
+    """Response bodies in hishel's SQLite storage (``data_dir/cache/literature/<service>.sqlite``): fresh for
+    ``ttl_s``, then kept ``stale_s`` longer (hishel's storage TTL is the sum) to be served only when the service
+    cannot be reached. The key leaves out the caller's identity (api_key, email, tool)."""
 
-    max_entries = 5000
-
-    def __init__(self, directory: Path, ttl_s: float):
-        self.directory = Path(directory)
+    def __init__(self, path: Path, ttl_s: float, stale_s: float = 0.0):
+        self.path = Path(path)
         self.ttl_s = ttl_s
+        self.stale_s = stale_s
+        self._storage = None
+        self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
         return self.ttl_s > 0
+
+    @property
+    def storage(self):
+        if self._storage is None:
+            with self._lock:
+                if self._storage is None:
+                    import hishel
+
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    self._storage = hishel.SqliteStorage(database_path=self.path, default_ttl=self.ttl_s + self.stale_s)
+        return self._storage
 
     @staticmethod
     def key(method: str, url: str, params: Mapping[str, Any] | None) -> str:
@@ -100,54 +117,49 @@ class ResponseCache:
         raw = method.upper() + " " + url + "?" + "&".join(f"{k}={v}" for k, v in items)
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
-    def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.bin"
-
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str, stale_ok: bool = False) -> bytes | None:
+        """The newest stored body: fresh only, or (``stale_ok``) however old hishel still keeps it."""
         if not self.enabled:
             return None
-        path = self._path(key)
         try:
-            if time.time() - path.stat().st_mtime > self.ttl_s:
-                path.unlink(missing_ok=True)
-                return None
-            return path.read_bytes()
-        except OSError:
+            entries = self.storage.get_entries(key)
+        except Exception as exc:  # noqa: BLE001 - a broken cache is a cache miss, never a failed request
+            log.debug("literature cache read failed: %s", exc)
             return None
+        best, best_at = None, -1.0
+        for e in entries:
+            at = float(e.response.headers.get(STORED_AT, "0") or 0)
+            if at > best_at:
+                best, best_at = e, at
+        limit = self.ttl_s + (self.stale_s if stale_ok else 0)
+        if best is None or time.time() - best_at > limit:
+            return None
+        return b"".join(best.response.stream or [])
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, method: str, url: str, body: bytes) -> None:
         if not self.enabled:
             return
-        path = self._path(key)
+        import hishel
+
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(body)
-            os.replace(tmp, path)
-        except OSError as exc:  # a cache that cannot be written is no reason to fail the request
+            self.invalidate(key)
+            headers = hishel.Headers({STORED_AT: repr(time.time()), "content-length": str(len(body))})
+            entry = self.storage.create_entry(hishel.Request(method=method, url=url),
+                                              hishel.Response(status_code=200, headers=headers, stream=iter([body])), key)
+            for _ in entry.response.stream or []:  # hishel stores the body as the stream is read
+                pass
+        except Exception as exc:  # noqa: BLE001 - a cache that cannot be written is no reason to fail the request
             log.debug("literature cache write failed: %s", exc)
-            return
-        if hash(key) % 64 == 0:
-            self.prune()
 
     def invalidate(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        if not self.enabled:
+            return
+        for e in self.storage.get_entries(key):
+            self.storage.remove_entry(e.id)
 
-    def prune(self) -> int:
-        """Drop expired entries, and the oldest ones beyond ``max_entries``; return how many went."""
-        try:
-            files = [(p.stat().st_mtime, p) for p in self.directory.glob("*/*.bin")]
-        except OSError:
-            return 0
-        now = time.time()
-        files.sort()
-        doomed = [p for m, p in files if now - m > self.ttl_s]
-        alive = [p for m, p in files if now - m <= self.ttl_s]
-        doomed += alive[: max(0, len(alive) - self.max_entries)]
-        for p in doomed:
-            p.unlink(missing_ok=True)
-        return len(doomed)
+    def close(self) -> None:
+        if self._storage is not None:
+            self._storage.close()
 
 
 @dataclass
@@ -214,7 +226,9 @@ class RemoteService:
         self.extra_params = dict(extra_params or {})
         host = httpx.URL(self.base_url).host or self.base_url
         self.limiter = shared_limiter(f"{host}:{httpx.URL(self.base_url).port}", rate)
-        self.cache = ResponseCache(settings.cache_dir / "literature" / cache_namespace, lit.cache_ttl_s)
+        self.cache = ResponseCache(settings.cache_dir / "literature" / f"{cache_namespace}.sqlite", lit.cache_ttl_s,
+                                   lit.cache_stale_s)
+        self.served_stale = 0  # answers served from an expired cache entry because the service was unreachable
         headers = {"User-Agent": USER_AGENT + (f" mailto:{lit.ncbi_email}" if lit.ncbi_email else "")}
         self._client = httpx.Client(
             timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 5.0)),
@@ -226,6 +240,7 @@ class RemoteService:
 
     def close(self) -> None:
         self._client.close()
+        self.cache.close()
 
     def __enter__(self):
         return self
@@ -293,6 +308,7 @@ class RemoteService:
         url = f"{self.base_url}/{path.lstrip('/')}"
         query = {k: v for k, v in (params or {}).items() if v is not None}
         key = ResponseCache.key(method, url, query)
+        public_url = str(httpx.URL(url, params={k: v for k, v in query.items() if k not in _PRIVATE_PARAMS}))
         if use_cache:
             cached = self.cache.get(key)
             if cached is not None:
@@ -302,10 +318,24 @@ class RemoteService:
                     self.cache.invalidate(key)
         query = {**query, **self.extra_params}
         data = query if method == "POST" else None
-        body = self._send(method, url, query, data)
+        try:
+            body = self._send(method, url, query, data)
+        except (RemoteUnavailable, RateLimited, RemoteHTTPError) as exc:
+            if not isinstance(exc, (RemoteUnavailable, RateLimited)) and (exc.status or 0) < 500:
+                raise  # the service answered: a bad request is not helped by an old answer
+            stale = self.cache.get(key, stale_ok=True) if use_cache else None
+            if stale is None:
+                raise
+            try:
+                result = self._parse(parse, stale)
+            except LiteratureError:
+                raise exc from None
+            self.served_stale += 1
+            log.warning("%s: served from cache (offline): %s", self.name, exc)
+            return result
         result = self._parse(parse, body)
         if use_cache:
-            self.cache.put(key, body)
+            self.cache.put(key, method, public_url, body)
         return result
 
     def _parse(self, parse: Callable[[bytes], T], body: bytes) -> T:

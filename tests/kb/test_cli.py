@@ -75,6 +75,8 @@ def test_ingest_search_list_stats_remove(cli):
         (("search", "   "), "the query is empty", 2),
         (("search", "x", "--rerank"), "no rerank model is set", 2),
         (("search", "x", "--year-min", "2020", "--year-max", "2000"), "year_min 2020 is after year_max 2000", 2),
+        (("ingest",), "give files or folders to ingest (or --reindex)", 2),
+        (("kb", "multilingual"), "the multilingual route is off", 2),
     ],
 )
 def test_errors_are_one_clear_line_and_nonzero(cli, args, message, code):
@@ -104,3 +106,21 @@ def test_folder_with_one_bad_file_ingests_the_rest_and_exits_1(cli, tmp_path):
 def test_empty_search_says_how_to_fill_the_knowledge_base(cli):
     r = cli("search", "anything")
     assert r.exit_code == 0 and "bioagent ingest" in r.output
+
+
+def test_changed_settings_show_in_stats_and_ingest_reindex_rebuilds(cli, monkeypatch):
+    from agent.kb import get_knowledge_base
+    from agent.settings import get_settings
+
+    assert cli("ingest", str(KB_DATA / "library")).exit_code == 0
+    get_knowledge_base().close()
+    monkeypatch.setenv("BIOAGENT_CHUNKING__CHUNK_TOKENS", "64")
+    get_settings.cache_clear()
+    r = cli("kb", "stats")
+    assert "chunk_tokens: 200 -> 64" in r.output and "stale_documents" in r.output and "--reindex" in r.output
+    st = json.loads(cli("kb", "stats", "--json").output)
+    assert st["stale_documents"] == 5 and st["index_changes"] == "chunk_tokens: 200 -> 64"
+    r = cli("ingest", "--reindex")
+    assert r.exit_code == 0 and "reindex: 5 stale documents rebuilt" in r.output, r.output
+    st = json.loads(cli("kb", "stats", "--json").output)
+    assert st["stale_documents"] == 0 and st["index_changes"] == "none"

@@ -56,7 +56,7 @@ def test_api_key_is_sent_but_kept_out_of_the_cache_key(lit_settings, fake_litera
     with PubMedClient(lit_settings) as client:  # same query without the key: served from the cache
         client.esearch("rep protein", 2)
     assert len(fake_literature.hits(ESEARCH)) == 1
-    cached = list((lit_settings.cache_dir / "literature").rglob("*.bin"))
+    cached = list((lit_settings.cache_dir / "literature").rglob("*.sqlite*"))
     assert cached and all(b"k-123" not in p.read_bytes() for p in cached)
 
 
@@ -173,20 +173,41 @@ def test_malformed_answer_is_an_error_and_never_cached(lit_settings, fake_litera
 def test_cache_serves_repeats_until_the_ttl(lit_settings, fake_literature):
     with PubMedClient(lit_settings) as client:
         client.efetch(["27797938", "9997"])
-        client.efetch(["27797938", "9997"])
+        client.efetch(["27797938", "9997"])  # fresh hit
     assert len(fake_literature.hits(EFETCH)) == 1
     with PubMedClient(_settings(lit_settings, cache_ttl_s=0)) as client:  # 0 turns the cache off
         client.efetch(["27797938", "9997"])
     assert len(fake_literature.hits(EFETCH)) == 2
     expired = _settings(lit_settings, cache_ttl_s=1)
-    for path in (lit_settings.cache_dir / "literature").rglob("*.bin"):
-        old = time.time() - 10
-        import os
-
-        os.utime(path, (old, old))
-    with PubMedClient(expired) as client:
+    time.sleep(1.2)
+    with PubMedClient(expired) as client:  # expired and the network is up: asked again, never served stale
         client.efetch(["27797938", "9997"])
+        assert client.http.served_stale == 0
     assert len(fake_literature.hits(EFETCH)) == 3
+
+
+def test_expired_entries_are_served_when_the_service_fails(lit_settings, fake_literature, caplog):
+    """Serve-stale-on-error: an expired entry answers when the service keeps failing (5xx after the retries)
+    or cannot be reached at all, with a one-line note; without a cached answer the error stands."""
+    settings = _settings(lit_settings, cache_ttl_s=1, retries=1, backoff_s=0.01)
+    with PubMedClient(settings) as client:
+        fresh = client.efetch(["27797938"])
+    time.sleep(1.2)
+    fake_literature.script(EFETCH, *[Reply(503, "down for maintenance")] * 2)
+    with PubMedClient(settings) as client, caplog.at_level("WARNING"):
+        stale = client.efetch(["27797938"])
+        assert client.http.served_stale == 1
+    assert [a.pmid for a in stale] == [a.pmid for a in fresh] and len(fake_literature.hits(EFETCH)) == 3
+    assert any("served from cache (offline)" in r.getMessage() and "HTTP 503" in r.getMessage() for r in caplog.records)
+    fake_literature.stop()  # now the host refuses connections
+    with PubMedClient(settings) as client:
+        assert [a.pmid for a in client.efetch(["27797938"])] == ["27797938"] and client.http.served_stale == 1
+        with pytest.raises(RemoteUnavailable):
+            client.efetch(["9997"])  # never cached: the error
+    with PubMedClient(_settings(settings, cache_stale_s=0)) as client:  # expired entries not kept: no answer
+        time.sleep(0.1)
+        with pytest.raises(RemoteUnavailable):
+            client.efetch(["27797938"])
 
 
 def test_efetch_keeps_order_and_skips_unknown(lit_settings, fake_literature):

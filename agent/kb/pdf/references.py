@@ -109,12 +109,12 @@ def resolve_citations(text: str, refs: list[Reference]) -> list[dict]:
 
 
 def stored_references(kb, doc_id: str) -> list[Reference]:
-    """The reference entries stored with a document (its ``kind: reference`` chunks), in order, deduplicated."""
+    """The reference entries stored with a document (its ``chunk_kind: reference`` passages), in order, deduplicated."""
     from agent.kb.store import StoreFilter
 
     if not kb.store.exists():
         return []
-    flt = StoreFilter(match={"doc_id": [doc_id], "kind": ["reference"]})
+    flt = StoreFilter(match={"doc_id": [doc_id], "kind": ["chunk"], "chunk_kind": ["reference"]})
     recs, offset = [], None
     while True:
         batch, offset = kb.store.scroll(flt, limit=256, offset=offset)

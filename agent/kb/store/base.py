@@ -41,16 +41,18 @@ class ScoredRecord:
 
 @dataclass
 class StoreFilter:
-    """Conjunction of: field matches any of the values; field within [lo, hi]; a vector is absent."""
+    """Conjunction of: field matches any of the values; field within [lo, hi]; field matches none of the
+    ``exclude`` values; a vector is absent."""
 
     match: dict[str, list[Any]] = field(default_factory=dict)
     ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     missing_vector: str | None = None
     match_or_missing: dict[str, list[Any]] = field(default_factory=dict)
     """field matches any of the values OR the field is absent (e.g. owner in [user] or no owner = shared)."""
+    exclude: dict[str, list[Any]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
-        return not (self.match or self.ranges or self.missing_vector or self.match_or_missing)
+        return not (self.match or self.ranges or self.missing_vector or self.match_or_missing or self.exclude)
 
 
 @dataclass
@@ -91,6 +93,7 @@ class VectorStore(Protocol):
 
     def exists(self) -> bool: ...
     def create(self, dense_dims: dict[str, int]) -> None: ...
+    def drop(self) -> None: ...
     def vector_dims(self) -> dict[str, int]: ...
     def upsert(self, points: list[PointData]) -> None: ...
     def delete(self, flt: StoreFilter) -> None: ...

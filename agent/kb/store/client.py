@@ -45,8 +45,10 @@ def _filter(flt: StoreFilter | None) -> qm.Filter | None:
     for key, values in flt.match_or_missing.items():
         must.append(qm.Filter(should=[qm.FieldCondition(key=key, match=qm.MatchAny(any=list(values))),
                                       qm.IsEmptyCondition(is_empty=qm.PayloadField(key=key))]))
-    must_not = [qm.HasVectorCondition(has_vector=flt.missing_vector)] if flt.missing_vector else None
-    return qm.Filter(must=must or None, must_not=must_not)
+    must_not: list = [qm.FieldCondition(key=k, match=qm.MatchAny(any=list(v))) for k, v in flt.exclude.items()]
+    if flt.missing_vector:
+        must_not.append(qm.HasVectorCondition(has_vector=flt.missing_vector))
+    return qm.Filter(must=must or None, must_not=must_not or None)
 
 
 class ClientStore:
@@ -108,6 +110,12 @@ class ClientStore:
                 for key in INDEXED_INTEGERS:
                     self.client.create_payload_index(self.collection, key, qm.PayloadSchemaType.INTEGER)
             self._exists = True
+
+    def drop(self) -> None:
+        with self._lock:
+            if self.client.collection_exists(self.collection):
+                self.client.delete_collection(self.collection)
+            self._exists = False
 
     def vector_dims(self) -> dict[str, int]:
         with self._lock:

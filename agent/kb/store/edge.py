@@ -48,6 +48,8 @@ def _filter(flt: StoreFilter | None) -> qe.Filter | None:
         must.append(qe.FieldCondition(key, range=qe.RangeFloat(gte=lo, lte=hi)))
     for key, values in flt.match_or_missing.items():
         must.append(qe.Filter(should=[qe.FieldCondition(key, match=qe.MatchAny(list(values))), qe.IsEmptyCondition(key)]))
+    for key, values in flt.exclude.items():
+        must_not.append(qe.FieldCondition(key, match=qe.MatchAny(list(values))))
     if flt.missing_vector:
         must_not.append(qe.HasVectorCondition(flt.missing_vector))
     return qe.Filter(must=must or None, must_not=must_not or None)
@@ -102,6 +104,17 @@ class EdgeStore:
                 shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))
             shard.flush()
             self._shard = shard
+
+    def drop(self) -> None:
+        """Delete the collection and its files (the next write re-creates it)."""
+        import shutil
+
+        with self._open_lock:
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None
+            if self.path.exists():
+                shutil.rmtree(self.path)
 
     def vector_dims(self) -> dict[str, int]:
         # The shard keeps its config on disk; read it back through a retrieve-free path: the config file.
