@@ -109,7 +109,7 @@ async def test_report_has_every_section_and_the_figure_data(agent_settings, lang
         assert md.startswith("# 序列分析报告: NP_937956.1") and "CRESS Rep 判定: 是" in md and "理化性质" in md
     else:
         assert md.startswith("# Sequence report: NP_937956.1") and "CRESS Rep call: yes" in md
-    assert "| RCR motif III | 96 | `YCSK` |" in md
+    assert "| RCR motif III (catalytic Tyr) | 96 | `YCSKEG` |" in md
     assert "Y96 (4.2)" in md and "[P1]" in md
     assert data["figures"]["motif_map"]["motifs"][0]["sequence"] == "FTLNN"
     assert len(data["figures"]["constraint_profile"]["values"]) == 314
