@@ -27,6 +27,8 @@ class RunOverrides(BaseModel):
     tools_enabled: list[str] | None = Field(None, description="Restrict the MCP tools to these names.")
     retrieval_enabled: bool | None = None
     language: Literal["en", "zh"] | None = Field(None, description="Force the answer language.")
+    mode: Literal["evidence", "guarded", "agentic"] | None = Field(
+        None, description="Run in this mode instead of the configured or probed one (agent.mode).")
 
 
 class TraceEvent(BaseModel):

@@ -25,7 +25,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
-from agent.model_calls import parse_structured
+from agent.model_calls import STAGE_MAX_TOKENS, parse_structured
 from agent.nodes.schemas import PassageGrades
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,8 @@ async def _tools_ok(model: Any, timeout: float) -> tuple[bool, str]:
 async def probe(model: Any, timeout: float) -> dict[str, Any]:
     """Run both probes; {"mode", "structured", "tools", "detail", "seconds"}."""
     start = time.perf_counter()
+    if "max_tokens" in getattr(type(model), "model_fields", {}):
+        model = model.model_copy(update={"max_tokens": STAGE_MAX_TOKENS["probe"]})  # short replies, bounded time
     results: dict[str, Any] = {}
     for name, fn in (("structured", _structured_ok), ("tools", _tools_ok)):
         try:

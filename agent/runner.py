@@ -168,7 +168,7 @@ class AgentService:
             raise ValueError("the message is empty")
         start = time.perf_counter()
         model = await self._model_for(overrides)  # first: no endpoint -> LLMUnavailable before anything starts
-        mode = await self.mode(model)
+        mode = overrides.mode or await self.mode(model)
         await self._ensure()
         ctx = self._context(model, overrides, mode)
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}

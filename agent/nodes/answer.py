@@ -88,7 +88,8 @@ async def gather_evidence(runtime: Runtime[Context], state: State, passages: lis
     scored = sorted(zip(passages, found), key=lambda x: -x[1]["relevance"])
     kept = [({**hit, "evidence": ev}) for (_ref, hit), ev in scored if ev["relevance"] >= MIN_RELEVANCE]
     note(evidence=[{"chunk_id": hit["chunk_id"], "relevance": ev["relevance"], "source": ev["source"],
-                    "summary": ev["summary"][:200]} for (_r, hit), ev in scored])
+                    "summary": ev["summary"][:200], **({"error": ev["error"]} if "error" in ev else {})}
+                   for (_r, hit), ev in scored])
     return [(f"P{i}", hit) for i, hit in enumerate(kept, start=1)]
 
 
