@@ -46,9 +46,12 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     guarded, reason, need_r, need_t = guarded_route(
         text, sequences, retrieval_enabled=ctx.retrieval_enabled, tools_available=tools_available)
     llm_route, llm_status = None, "skipped (guards decided)"
+    documents = await library_documents(ctx) if ctx.retrieval_enabled else None
     ask_model = ctx.mode == "agentic" or (ctx.mode == "guarded" and guarded != "both")
     if ctx.mode == "evidence":
         llm_status = "skipped (evidence mode: the guards decide)"
+    elif documents == 0 and guarded == "retrieve":
+        ask_model, llm_status = False, "skipped: the library is empty"
     if ask_model and (tools_available or ctx.retrieval_enabled):
         try:
             msg = await call_model(runtime, "route", [
@@ -68,8 +71,7 @@ async def route(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     else:
         final = combine_routes(guarded, llm_route, need_r, need_t, retrieval_enabled=ctx.retrieval_enabled,
                                tools_available=tools_available)
-    documents = await library_documents(ctx) if final in ("retrieve", "both") else None
-    library_empty = documents == 0
+    library_empty = documents == 0 and final in ("retrieve", "both")
     write_allowed = write_intent(text)
     search = search_text(text, sequences, mutations)
     note(route=final, mode=ctx.mode, guarded=guarded, guard_reason=reason, llm=llm_status, language=language,
