@@ -1,4 +1,4 @@
-"""`bioagent eval retrieval|answers|tools|sequence|compare`: score the system on a dataset, compare configurations."""
+"""`bioagent eval retrieval|answers|tools|sequence|compare|support`: score the system on a dataset, compare configurations."""
 
 from __future__ import annotations
 
@@ -159,6 +159,35 @@ def compare_cmd(
     _run(suite, dataset, fmt, limit, seed, config, configs_file, out, name or f"compare-{suite}-{dataset.stem}",
          no_progress, json_out, no_write, default_configs=None if configs_file else ["naive-rag", "agentic"],
          **options)
+
+
+@eval_app.command("support")
+def support_cmd(
+    pairs: Path = typer.Option(..., "--pairs", "-p", help='JSONL of {"claim", "passage", "label"} (1 supported, 0 not); '
+                               "optional \"kind\" gives a per-kind AUROC."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (default: a one-line summary)."),
+    scores: bool = typer.Option(False, "--scores", help="Also print each pair's score, verdict and reasons."),
+) -> None:
+    """AUROC of the claim support scorer (the verify step's core) on labelled claim/passage pairs."""
+    from agent.claims.scorer import load_model
+    from evals.datasets import DatasetError
+    from evals.support import evaluate_pairs, load_pairs
+
+    try:
+        load_model()
+        result = evaluate_pairs(load_pairs(pairs))
+    except (DatasetError, RuntimeError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if not scores:
+        result.pop("scores")
+    if json_out:
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    per_pair = result.pop("scores", None)
+    typer.echo(json.dumps(result, ensure_ascii=False))
+    for s in per_pair or []:
+        typer.echo(json.dumps(s, ensure_ascii=False))
 
 
 def register(app: typer.Typer) -> None:

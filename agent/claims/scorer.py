@@ -1,0 +1,132 @@
+"""Support score of a claim against the passage it cites: semantic similarity plus agreement features,
+combined by a logistic model whose coefficients are fitted on the PubMedQA dev half (``python -m
+evals.support_fit`` writes ``support_model.json`` beside this module; nothing here is tuned by hand).
+
+Features (all computed offline, no LLM):
+
+- ``sim_max``: maximum cosine of the claim with the passage's sentences and 2-3 sentence windows.
+- ``coverage``: share of the claim's content words (stemmed, stop words dropped) found in the passage.
+- ``num_missing``: numbers in the claim that the passage does not contain (capped at 3).
+- ``dir_conflict``: direction words whose axis the passage uses only with the opposite polarity (capped at 3).
+- ``neg_unmatched``: 1 when the claim negates and the passage region it matches best has no negation.
+- ``ent_missing``: named entities of the claim (genes, motifs, residues, accessions, species) not in the passage.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.claims import features as F
+from agent.claims.semantic import memo_for, passage_units, similarities
+
+MODEL_PATH = Path(__file__).with_name("support_model.json")
+FEATURES = ("sim_max", "coverage", "num_missing", "dir_conflict", "neg_unmatched", "ent_missing")
+CAP = 3.0
+ALIGN_TOP = 3  # units whose text the direction/negation checks read (the passage region the claim matches)
+
+
+@dataclass
+class SupportScore:
+    score: float
+    supported: bool
+    reasons: list[str] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str | None = None) -> dict[str, Any]:
+    p = Path(path) if path else MODEL_PATH
+    try:
+        model = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RuntimeError(f"support model {p} is missing: run `python -m evals.support_fit` to create it") from None
+    if list(model.get("features", [])) != list(FEATURES):
+        raise RuntimeError(f"support model {p} was fitted for features {model.get('features')}, this code computes "
+                           f"{list(FEATURES)}: re-run `python -m evals.support_fit`")
+    return model
+
+
+def coverage(claim: str, passage: str) -> float:
+    from agent.kb.text import tokenize
+
+    toks = set(tokenize(claim))
+    if not toks:
+        return 1.0
+    return len(toks & set(tokenize(passage))) / len(toks)
+
+
+def feature_values(claim: str, passage: str, sims: np.ndarray, units: list[str]) -> tuple[dict[str, float], list[str]]:
+    """The feature vector of a (claim, passage) pair given the unit similarities, and the reasons behind it."""
+    reasons: list[str] = []
+    order = np.argsort(-sims)[:ALIGN_TOP] if len(sims) else []
+    region = " ".join(units[i] for i in order) if len(order) else passage
+    _, num_missing, r = F.number_agreement(claim, passage)
+    reasons += r
+    _, dir_conflict, r = F.direction_agreement(claim, region)
+    reasons += r
+    _, neg_unmatched, r = F.negation_agreement(claim, region)
+    reasons += r
+    _, ent_missing, r = F.entity_agreement(claim, passage)
+    reasons += r
+    feats = {
+        "sim_max": float(sims.max()) if len(sims) else 0.0,
+        "coverage": coverage(claim, passage),
+        "num_missing": min(float(num_missing), CAP),
+        "dir_conflict": min(float(dir_conflict), CAP),
+        "neg_unmatched": float(min(neg_unmatched, 1)),
+        "ent_missing": min(float(ent_missing), CAP),
+    }
+    return feats, reasons
+
+
+def pair_features(memo, claim: str, passage: str) -> tuple[dict[str, float], list[str]]:
+    """Features and reasons of one pair, vectors from ``memo`` (:class:`agent.claims.semantic.VectorMemo`)."""
+    units = passage_units(passage)
+    return feature_values(claim, passage, similarities(memo, claim, units), units)
+
+
+def prefetch(memo, pairs: list[tuple[str, str]]) -> None:
+    """Encode every distinct claim and passage unit of many pairs in one batch."""
+    memo.encode(list(dict.fromkeys([c for c, _ in pairs] + [u for _, p in pairs for u in passage_units(p)])))
+
+
+def combine(feats: dict[str, float], model: dict[str, Any]) -> float:
+    z = float(model["intercept"]) + sum(float(w) * feats[f] for f, w in zip(model["features"], model["coef"]))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+class SupportScorer:
+    """Scores claims against passages. ``embedder``: an object with ``encode_documents`` (default: the knowledge
+    base's MiniLM); ``cache``: an optional :class:`agent.kb.embeddings.EmbeddingCache`."""
+
+    def __init__(self, embedder=None, cache=None, model: dict[str, Any] | None = None, threshold: float | None = None):
+        if embedder is None:
+            from agent.claims.semantic import default_embedder
+
+            embedder = default_embedder()
+        self.memo = memo_for(embedder, cache)
+        self.model = model or load_model()
+        self.threshold = float(threshold if threshold is not None else self.model["threshold"])
+
+    def features(self, claim: str, passage: str) -> tuple[dict[str, float], list[str]]:
+        return pair_features(self.memo, claim, passage)
+
+    def score(self, claim: str, passage: str) -> SupportScore:
+        feats, reasons = self.features(claim, passage)
+        p = combine(feats, self.model)
+        ok = p >= self.threshold
+        if not ok and not reasons:
+            reasons.append(f"the cited text does not say this (closest sentence similarity {feats['sim_max']:.2f})")
+        return SupportScore(round(p, 4), ok, reasons, feats)
+
+    def score_many(self, pairs: list[tuple[str, str]]) -> list[SupportScore]:
+        """Score many pairs, encoding every distinct text in one batch first (fast for evaluations)."""
+        prefetch(self.memo, pairs)
+        return [self.score(c, p) for c, p in pairs]
