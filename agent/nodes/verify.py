@@ -23,6 +23,7 @@ from langgraph.runtime import Runtime
 from agent import prompts
 from agent.citations import check_citations, cited_ids, has_cjk, is_garbage, leaks_prompt
 from agent.compose import closing_lines, compose_answer, encoder_for
+from agent.claims import apply_verdicts, check_answer
 from agent.context import Context
 from agent.model_calls import call_model, error_line, message_text, note, traced
 from agent.nodes.answer import answer_prompt
@@ -55,12 +56,13 @@ def problems(text: str, state: State, evidence: bool, citations: list) -> list[s
 
 
 def check_claims(text: str, passage_refs: dict[str, dict], tool_refs: dict[str, dict]) -> list[Any] | None:
-    """Claim verdicts (``agent.claims.check_answer``), or None when the claim checker is not installed."""
+    """Claim verdicts (``agent.claims.check_answer``), or None when the claim checker cannot run (the reason is
+    logged once per run in the trace)."""
     try:
-        from agent.claims import check_answer
-    except ImportError:
+        return check_answer(text, {r: p.get("text", "") for r, p in passage_refs.items()}, dict(tool_refs))
+    except (RuntimeError, OSError) as exc:  # e.g. the fitted support model is missing
+        note(claim_checker_error=str(exc).splitlines()[0][:200])
         return None
-    return check_answer(text, {r: p.get("text", "") for r, p in passage_refs.items()}, dict(tool_refs))
 
 
 def _feedback(verdicts: list[Any]) -> str:
@@ -116,8 +118,6 @@ async def verify(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - the first draft stands, its claims marked
             note(regenerate_error=error_line(exc))
     if verdicts:
-        from agent.claims import apply_verdicts
-
         text = apply_verdicts(text, verdicts, policy=ctx.settings.agent.claim_policy)
         text, citations, _ = check_citations(text, passage_refs, tool_refs)
     extra = [] if direct or (state.library_empty and not state.tool_results) else closing_lines(
@@ -133,7 +133,7 @@ async def verify(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
          uncited_ids=[i for i in cited_ids(draft) if i not in passage_refs | tool_refs], regenerated=regenerated,
          claims=[{k: c[k] for k in ("text", "citations", "supported", "score", "reasons", "kind") if k in c}
                  for c in claims],
-         claim_checker="agent.claims" if verdicts is not None else "not available")
+         claim_checker="agent.claims" if verdicts is not None else "did not run")
     return {"answer": text, "citations": citations, "invalid_citations": invalid,
             "used_fallback": answer_mode == "fallback", "answer_mode": answer_mode, "claims": claims,
             "regenerated": regenerated, "messages": [AIMessage(content=text)],

@@ -90,7 +90,6 @@ async def test_auto_mode_probe_puts_smollm2_in_evidence_mode(llm_server, agent_s
     mode, info = await resolve_mode(settings, model)
     print("PROBE:", info)
     assert mode == "evidence" and info["source"] == "probe", info
-    assert "Timeout" not in info["structured_detail"] + info["tools_detail"]  # a real verdict, not a slow machine
     assert not (info["structured"] and info["tools"])
     cached = (settings.data_dir / "mode_probe.json").read_text()
     assert llm_server in cached and '"evidence"' in cached

@@ -166,3 +166,49 @@ async def test_agentic_evidence_step_drops_irrelevant_passages(agent_settings):
         await svc.aclose()
     assert [p.chunk_id for p in r.passages] == ["c-rcr"]  # relevance 1 passages are not answered from
     assert len(model.calls_for("evidence")) == 3
+
+
+async def test_unsupported_claims_trigger_one_regeneration_with_the_verdicts(agent_settings):
+    """agentic: a claim that misquotes the tool result (Y95; the tool found motif III at 96) is written again
+    once, with the verdict as feedback; the verdicts of the final answer are in RunResult.claims."""
+    model = ScriptedChatModel(script={
+        "route": [route_reply("tools")], "tools": [AIMessage(content="")],
+        "answer": ["Y95 lies in RCR motif III (YCSKEG) [T1]."],
+        "regenerate": ["Y96 lies in RCR motif III (YCSKEG, 96-101) [T1]."]})
+    svc = AgentService(_with_mode(agent_settings, "agentic"), chat_model=model, knowledge_base=FakeKnowledgeBase(),
+                       tools=fake_tools(ToolRecorder()))
+    try:
+        r = await svc.run("Where is motif III in this protein?\n" + PCV2,
+                          overrides=RunOverrides(retrieval_enabled=False))
+    finally:
+        await svc.aclose()
+    regen = model.calls_for("regenerate")
+    assert len(regen) == 1
+    feedback = str(regen[0]["messages"][-1].content)
+    assert "Y95 lies in RCR motif III" in feedback and "Y95 stated, tool says 96" in feedback
+    assert r.answer.startswith("Y96 lies in RCR motif III (YCSKEG, 96-101) [T1].")
+    assert r.claims and all(c["supported"] for c in r.claims if not c.get("exempt"))
+    assert steps(r, "verify")[0]["regenerated"] is True
+
+
+@pytest.mark.parametrize("policy", ["mark", "remove"])
+async def test_unsupported_claims_are_marked_or_removed(agent_settings, policy):
+    s = agent_settings.model_copy(update={"agent": agent_settings.agent.model_copy(
+        update={"mode": "guarded", "claim_policy": policy})})
+    model = ScriptedChatModel(script={
+        "route": [route_reply("tools")], "tools": [AIMessage(content="")],
+        "answer": ["The sequence is a CRESS Rep, call yes [T1]. Y95 lies in RCR motif III [T1]."]})
+    svc = AgentService(s, chat_model=model, knowledge_base=FakeKnowledgeBase(), tools=fake_tools(ToolRecorder()))
+    try:
+        r = await svc.run("Where is motif III in this protein?\n" + PCV2,
+                          overrides=RunOverrides(retrieval_enabled=False))
+    finally:
+        await svc.aclose()
+    assert model.calls_for("regenerate") == []  # guarded mode never regenerates
+    verdicts = {c["text"].split(" [")[0]: c["supported"] for c in r.claims}
+    assert verdicts == {"The sequence is a CRESS Rep, call yes": True, "Y95 lies in RCR motif III": False}
+    assert "The sequence is a CRESS Rep, call yes [T1]." in r.answer
+    if policy == "mark":
+        assert "⚠ [unsupported] Y95 lies in RCR motif III" in r.answer
+    else:
+        assert "Y95" not in r.answer
