@@ -299,8 +299,27 @@ class AgentService:
             kb = await self._knowledge_base()
         except Exception as exc:  # noqa: BLE001 - the report says the library was unavailable
             log.warning("knowledge base unavailable for the report: %s", exc)
-        return await build_report(sequence_text, lang, tools=self.tools(), knowledge_base=kb,
-                                  settings=self.settings, tool_status=self.tool_status())
+        report = await build_report(sequence_text, lang, tools=self.tools(), knowledge_base=kb,
+                                    settings=self.settings, tool_status=self.tool_status())
+        return await self._report_summary(report, lang)
+
+    async def _report_summary(self, report: dict, lang: str) -> dict:
+        """agentic mode: a model-written summary, every claim checked; otherwise the deterministic report."""
+        from agent.report_summary import summarise, with_summary
+
+        if self.settings.agent.mode in ("evidence", "guarded"):
+            report["data"]["mode"] = self.settings.agent.mode
+            return report
+        try:
+            model = await self._model_for(RunOverrides())
+            mode = await self.mode(model)
+        except Exception as exc:  # noqa: BLE001 - no model: the deterministic report is complete
+            report["data"]["summary"] = {"text": "", "claims": [], "error": f"no model: {str(exc)[:160]}"}
+            return report
+        report["data"]["mode"] = mode
+        if mode != "agentic":
+            return report
+        return with_summary(report, await summarise(report, lang, model, self.settings), lang)
 
     # -------------------------------------------------------------------------------------------- readiness
     async def readiness(self) -> dict[str, dict]:

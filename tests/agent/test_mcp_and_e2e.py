@@ -101,14 +101,14 @@ async def test_auto_mode_probe_puts_smollm2_in_evidence_mode(llm_server, agent_s
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
 async def test_end_to_end_llama_cpp_qdrant_and_mcp(llm_server, sample_kb, tiny_esm_checkpoint, tmp_path):
-    """Evidence mode (auto-probed) on the real stack: the answers are the passages' own sentences for the
+    """Evidence mode on the real stack: the answers are the passages' own sentences for the
     question, and the sequence answer joins the motif annotation with the mutation."""
     settings = _with(sample_kb.settings,
                      llm={"base_url": llm_server, "max_tokens": 160, "timeout_s": 900, "max_retries": 0},
                      retrieval={"k": 4},
                      sequence={"esm_model": str(tiny_esm_checkpoint), "esm_device": "cpu"},
                      agent={"checkpoint_url": f"sqlite:///{tmp_path / 'ckpt.sqlite'}", "max_rounds": 1,
-                            "max_context_passages": 4, "time_limit_s": 1800, "mode": "auto"})
+                            "max_context_passages": 4, "time_limit_s": 1800, "mode": "evidence"})
     svc = AgentService(settings, knowledge_base=sample_kb)
     question = ("What do the conserved motifs of the CRESS-DNA virus Rep protein do in rolling-circle "
                 "replication?")

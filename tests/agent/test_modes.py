@@ -212,3 +212,35 @@ async def test_unsupported_claims_are_marked_or_removed(agent_settings, policy):
         assert "⚠ [unsupported] Y95 lies in RCR motif III" in r.answer
     else:
         assert "Y95" not in r.answer
+
+
+PROTEINGYM = {"chunk_id": "c-pg", "doc_id": "proteingym.md", "title": "ProteinGym and viral proteins",
+              "text": "ProteinGym collects deep mutational scanning assays. On ProteinGym, zero-shot protein language "
+                      "models such as ESM-2 predict mutation effects in viral proteins poorly, with a mean Spearman "
+                      "correlation of 0.26 on virus assays for the 650M model."}
+
+
+@pytest.mark.parametrize("mode", ["evidence", "agentic"])
+async def test_report_caveat_comes_from_the_library_and_agentic_adds_a_checked_summary(agent_settings, mode):
+    kb = FakeKnowledgeBase(docs=[*FakeKnowledgeBase().docs, PROTEINGYM])
+    model = ScriptedChatModel(script={"report_summary": [
+        "The protein is a CRESS Rep, call yes [T1]. Motif III starts at Y95 [T1]."]})
+    svc = AgentService(_with_mode(agent_settings, mode), chat_model=model, knowledge_base=kb,
+                       tools=fake_tools(ToolRecorder()))
+    try:
+        rep = await svc.report(PCV2, lang="en")
+    finally:
+        await svc.aclose()
+    data, md = rep["data"], rep["markdown"]
+    ref = next(p["ref"] for p in data["passages"] if p["chunk_id"] == "c-pg")
+    assert data["caveat"].startswith("From the library: ") and f"[{ref}]" in data["caveat"]
+    assert "mean Spearman correlation of 0.26 on virus assays for the 650M model." in data["caveat"]
+    assert f"> {data['caveat']}" in md
+    if mode == "evidence":
+        assert "summary" not in data and model.calls == [] and "## Summary" not in md
+    else:
+        summary = data["summary"]
+        assert md.split("\n\n")[1] == "## Summary"
+        verdicts = {c["text"].split(" [")[0]: c["supported"] for c in summary["claims"]}
+        assert verdicts == {"The protein is a CRESS Rep, call yes": True, "Motif III starts at Y95": False}
+        assert "⚠ [unsupported] Motif III starts at Y95" in summary["text"]
