@@ -24,6 +24,8 @@ _ABBREV_RE = re.compile(r"\b(e\.g|i\.e|et al|cf|vs|approx|ca|Fig|Figs|Eq|Ref|No|
 _SPLIT_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])|(?<=[。！？])")
 _END_RE = re.compile(r"[.!?。！？][\"')\]]*$")
 _REF_RE = re.compile(r"\bdoi\b|doi\.org|\bPMID\b|^\(?\d{4}[a-z]?\)|\bet al\.,? \(?\d{4}|\bvol\.|\bpp\.", re.I)
+_AUTHORS_RE = re.compile(r"^(?:[A-Z][A-Za-z'\-]+ [A-Z]{1,3}[,.]\s*){2,}|\b[A-Z][a-z]+ [A-Z]{1,2}, [A-Z][a-z]+ [A-Z]{1,2}\b")
+_PRONOUN_START_RE = re.compile(r"^(?:It|Its|This|These|They|Their|Such|That|Those|Here|There)\b")
 _DOT = "\u2024"  # one-dot leader: stands in for an abbreviation's period while splitting
 MIN_CHARS = 25
 MAX_CHARS = 600
@@ -63,8 +65,10 @@ def whole_sentences(text: str) -> list[str]:
                 continue
             if not CJK_RE.match(s[0]) and not re.match(r"[A-Z0-9\"'(\[]", s):
                 continue  # begins mid-sentence
-            if _REF_RE.search(s) or s.count("(") != s.count(")"):
-                continue
+            if _REF_RE.search(s) or _AUTHORS_RE.search(s) or s.count("(") != s.count(")"):
+                continue  # a reference-list entry, or cut inside brackets
+            if _PRONOUN_START_RE.match(s):
+                continue  # "It carries ...": means nothing without the sentence before it
             out.append(s)
     return out
 

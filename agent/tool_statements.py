@@ -212,6 +212,22 @@ def generic_statement(result: dict, lang: str) -> str:
     return f"{label(result.get('name', ''), lang)}: {tool_content_text(content, 200)} [{result['id']}]."
 
 
+def mutated_motifs(results: list[dict[str, Any]], mutations: list[str]) -> list[str]:
+    """Names of the found motifs that contain a named mutation, e.g. ["RCR motif III (catalytic Tyr)"]."""
+    annotated = next((r for r in results if r.get("ok") and r.get("name") == "annotate_rep"
+                      and _records(r.get("content"))), None)
+    if annotated is None:
+        return []
+    out = []
+    for mut in mutations:
+        mm = _MUT_RE.match(mut)
+        for m in _records(annotated["content"])[0].get("motifs") or []:
+            start, end = _motif_span(m)
+            if mm and start <= int(mm.group(2)) <= end and m.get("name") not in out:
+                out.append(str(m.get("name")))
+    return out
+
+
 def tool_statements(results: list[dict[str, Any]], mutations: list[str], lang: str) -> list[str]:
     """One statement per successful tool result, joined where they meet (failed calls: ``error_line``)."""
     lines: list[str] = []

@@ -1,6 +1,6 @@
 """Time the two `bioagent demo` questions in each agent mode, against `guarded` (the old behaviour) as baseline.
 
-    python bench/demo_modes.py [--modes guarded,evidence] [--data-dir DIR]
+    python -P bench/demo_modes.py [--modes guarded,evidence] [--data-dir DIR]
 
 Uses the configured endpoint (unset: the embedded llama.cpp server with the bundled SmolLM2-135M), the sample
 library (ingested once into --data-dir) and the real MCP servers over stdio, as `bioagent demo` does. Prints one

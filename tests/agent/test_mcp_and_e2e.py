@@ -73,7 +73,7 @@ async def test_a_server_that_cannot_start_is_reported_and_the_agent_still_answer
     assert ready["mcp_literature"]["ok"]
     assert r.tool_results and not r.tool_results[0].ok
     assert "sequence server unavailable" in r.tool_results[0].error
-    assert r.answer
+    assert "unavailable (T1)" in r.answer and "[T1]" not in r.answer  # said plainly, and not citable
 
 
 @pytest.mark.slow
