@@ -80,7 +80,6 @@ class AgentService:
         self._stack = AsyncExitStack()
         self._lock: asyncio.Lock | None = None
         self._models: dict[tuple, BaseChatModel] = {}
-        self._injected_mode: dict[str, Any] = {}
         self.mode_info: dict[str, Any] = {}
         self._closed = False
 
@@ -142,7 +141,7 @@ class AgentService:
     async def mode(self, model: BaseChatModel | None = None) -> str:
         """The run mode for this service's model (``agent.mode``; ``auto`` probes the endpoint once)."""
         model = model or await self._model_for(RunOverrides())
-        mode, info = await resolve_mode(self.settings, self._chat_model or model, self._injected_mode)
+        mode, info = await resolve_mode(self.settings, self._chat_model or model)
         self.mode_info = {"mode": mode, **info}
         return mode
 

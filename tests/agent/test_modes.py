@@ -56,27 +56,30 @@ async def test_evidence_mode_calls_no_model_and_composes_from_the_evidence(agent
     assert steps(seq, "verify")[0]["answer_mode"] == "evidence"
 
 
-async def test_auto_mode_follows_the_probe(agent_settings):
-    """Scripted probes: both valid -> agentic; structured only -> guarded (the fixture's default); neither ->
-    evidence. The verdict is probed once per service."""
-    sequence = "MPSKKNGRSGPQPHKRWVFTLNNPSEDERKKIRELPISLFDYFIVGEEGNEEGRTPHLQGFANFVKKQTFNKVKWYLGARCHIEKAKGTDQQNKEYCSKEGNLLIEC"
+async def test_the_probe_picks_the_mode_from_what_the_model_can_do(agent_settings):
+    """Scripted probes: both valid -> agentic; structured only -> guarded; neither -> evidence. (An injected
+    model under auto runs guarded; test_mcp_and_e2e probes a real llama.cpp endpoint.)"""
+    from agent.mode_probe import PROBE_SEQUENCE, probe
 
     def both(messages, kw):
         names = [t["function"]["name"] for t in kw.get("tools") or []]
         if "PassageGrades" in names:
             return grades_reply(["P1"], True)
-        return tool_call("protein_properties", {"sequence": sequence})
+        return tool_call("protein_properties", {"sequence": PROBE_SEQUENCE})
 
-    expected = {"agentic": [both], "guarded": None, "evidence": [AIMessage(content="I cannot do that.")]}
-    for mode, script in expected.items():
+    wrong_grades = grades_reply(["P1", "P2"], True)  # valid JSON, wrong answer: not a pass
+    cases = {"agentic": [both], "guarded": None, "evidence": [AIMessage(content="I cannot do that.")]}
+    for mode, script in cases.items():
         model = ScriptedChatModel(script={"probe": script} if script else {})
-        svc = AgentService(agent_settings, chat_model=model, knowledge_base=FakeKnowledgeBase(), tools=[])
-        try:
-            assert await svc.mode() == mode, svc.mode_info
-            assert await svc.mode() == mode and svc.mode_info["source"] == "cached"
-        finally:
-            await svc.aclose()
+        result = await probe(model, timeout=10)
+        assert result["mode"] == mode, result
         assert len(model.calls_for("probe")) == 2
+    assert (await probe(ScriptedChatModel(script={"probe": [wrong_grades]}), 10))["mode"] == "evidence"
+    svc = AgentService(agent_settings, chat_model=ScriptedChatModel(), knowledge_base=FakeKnowledgeBase(), tools=[])
+    try:
+        assert await svc.mode() == "guarded" and svc.mode_info["source"].startswith("injected model")
+    finally:
+        await svc.aclose()
 
 
 async def test_agentic_guard_results_go_back_to_the_model(agent_settings):
