@@ -59,6 +59,8 @@ def _apply_overrides(model: BaseChatModel, overrides: RunOverrides) -> BaseChatM
 
 
 def _model_name(model: Any) -> str | None:
+    if model is None:
+        return None
     for attr in ("model_name", "model"):
         v = getattr(model, attr, None)
         if isinstance(v, str):
@@ -145,7 +147,15 @@ class AgentService:
         self.mode_info = {"mode": mode, **info}
         return mode
 
-    def _context(self, model: BaseChatModel, overrides: RunOverrides, mode: str) -> Context:
+    def _needs_no_model(self, overrides: RunOverrides) -> bool:
+        """Evidence mode, set or known without a probe (the embedded bundled model): no model is needed."""
+        if self._chat_model is not None:
+            return overrides.mode == "evidence"
+        configured = overrides.mode or self.settings.agent.mode
+        llm = self.settings.llm
+        return configured == "evidence" or (configured == "auto" and llm.base_url is None and llm.gguf_path is None)
+
+    def _context(self, model: BaseChatModel | None, overrides: RunOverrides, mode: str) -> Context:
         return Context(settings=self.settings, chat_model=model, knowledge_base=self._kb, tools=self.tools(),
                        overrides=overrides, tool_status=self.tool_status(), mode=mode)
 
@@ -166,8 +176,11 @@ class AgentService:
         if not isinstance(message, str) or not message.strip():
             raise ValueError("the message is empty")
         start = time.perf_counter()
-        model = await self._model_for(overrides)  # first: no endpoint -> LLMUnavailable before anything starts
-        mode = overrides.mode or await self.mode(model)
+        if self._needs_no_model(overrides):
+            model, mode = None, "evidence"  # no generation: the embedded server is not even started
+        else:
+            model = await self._model_for(overrides)  # first: no endpoint -> LLMUnavailable before anything starts
+            mode = overrides.mode or await self.mode(model)
         await self._ensure()
         ctx = self._context(model, overrides, mode)
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}

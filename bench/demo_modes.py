@@ -19,7 +19,7 @@ from agent.ask_cli import DEMO_LITERATURE_QUESTION, DEMO_SEQUENCE_QUESTION, EXAM
 from agent.events import RunOverrides
 
 
-async def run_mode(mode: str) -> list[tuple[str, float, int, str, str]]:
+async def run_mode(mode: str, warm: bool = True) -> list[tuple[str, float, int, str, str]]:
     from agent.context import load_knowledge_base
     from agent.runner import AgentService
     from agent.settings import get_settings
@@ -30,12 +30,15 @@ async def run_mode(mode: str) -> list[tuple[str, float, int, str, str]]:
     try:
         kb = await asyncio.to_thread(load_knowledge_base, settings)
         await asyncio.to_thread(kb.ingest_paths, [EXAMPLE_LIBRARY])
+        if warm:  # as `bioagent demo` does after ingesting: the search models load before the first question
+            await asyncio.to_thread(kb.search, "Rep protein rolling-circle replication", k=1)
         await svc.start()
         for name, q in (("literature", DEMO_LITERATURE_QUESTION), ("sequence", DEMO_SEQUENCE_QUESTION)):
             start = time.perf_counter()
             r = await svc.run(q, overrides=RunOverrides(mode=mode))
+            nodes = ", ".join(f"{e.node} {e.data['duration_ms'] / 1000:.1f}" for e in r.trace if e.type == "step")
             rows.append((name, time.perf_counter() - start, r.usage.get("llm_calls", 0), r.answer_mode or "",
-                         r.answer.replace("\n", " | ")[:300]))
+                         f"[{nodes}] " + r.answer.replace("\n", " | ")[:300]))
     finally:
         await svc.aclose()
     return rows
