@@ -281,6 +281,7 @@ async def ensure_library(service, library: Path) -> None:
     files = [p for p in library.rglob("*") if p.is_file() and not p.name.startswith(".")]
     console.print(f"Ingesting {len(files)} documents from {library} (unchanged ones are skipped) ...", highlight=False)
     report = await asyncio.to_thread(kb.ingest_paths, [library])
+    await asyncio.to_thread(kb.search, "Rep protein rolling-circle replication", k=1)  # load the search models now
     console.print(f"Library: {len(report.added_docs)} added, {len(report.replaced_docs)} replaced, "
                   f"{len(report.unchanged_docs)} unchanged, {report.chunks_written} chunks written "
                   f"({report.seconds:.1f} s)", highlight=False)

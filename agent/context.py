@@ -28,6 +28,8 @@ class Context:
     tool_status: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per MCP server: {"ok": bool, "detail": str} (why a server's tools are missing)."""
     tokens_used: int = 0
+    mode: str = "guarded"
+    """The resolved mode of this run: evidence, guarded or agentic (``auto`` is resolved by the runner)."""
     """Tokens spent by this run so far (all model calls)."""
 
     # -- effective limits (overrides win over settings)

@@ -27,6 +27,8 @@ class RunOverrides(BaseModel):
     tools_enabled: list[str] | None = Field(None, description="Restrict the MCP tools to these names.")
     retrieval_enabled: bool | None = None
     language: Literal["en", "zh"] | None = Field(None, description="Force the answer language.")
+    mode: Literal["evidence", "guarded", "agentic"] | None = Field(
+        None, description="Run in this mode instead of the configured or probed one (agent.mode).")
 
 
 class TraceEvent(BaseModel):
@@ -84,3 +86,11 @@ class RunResult(BaseModel):
     usage: dict[str, int] = Field(default_factory=dict, description="prompt_tokens, completion_tokens.")
     duration_ms: float = 0.0
     model: str | None = None
+    mode: Literal["evidence", "guarded", "agentic"] | None = Field(
+        None, description="How much the model decided in this run (agent.mode; auto resolved by a probe).")
+    answer_mode: Literal["model", "evidence", "fallback"] | None = Field(
+        None, description="Who wrote the answer: the model, the evidence composer by design, or the composer "
+        "after the model's answer failed its checks.")
+    claims: list[dict[str, Any]] = Field(
+        default_factory=list, description="One verdict per answer claim: text, citations, supported, score, "
+        "reasons, kind.")

@@ -5,6 +5,7 @@ route ──direct────────────────────�
   │ retrieve/both                                            │
   ▼                                                          ▼
 rewrite ─► retrieve ─► grade ──insufficient, rounds left──► rewrite
+                        │  └─ agentic, still insufficient ─► corrective (PubMed -> library) ─► retrieve
                         │ enough / no rounds left
                         ├── tools/both ─► plan_tools ⇄ run_tools (back only if the model called tools) ─► answer ─► verify ─► END
                         └── retrieve ──────────────────────────────► answer
@@ -23,7 +24,7 @@ from agent import nodes
 from agent.context import Context
 from agent.state import InputState, State
 
-NODES = ["route", "rewrite", "retrieve", "grade", "plan_tools", "run_tools", "answer", "verify"]
+NODES = ["route", "rewrite", "retrieve", "grade", "corrective", "plan_tools", "run_tools", "answer", "verify"]
 
 
 def builder() -> StateGraph:
@@ -32,6 +33,7 @@ def builder() -> StateGraph:
     g.add_node("rewrite", nodes.rewrite)
     g.add_node("retrieve", nodes.retrieve)
     g.add_node("grade", nodes.grade)
+    g.add_node("corrective", nodes.corrective)
     g.add_node("plan_tools", nodes.plan_tools)
     g.add_node("run_tools", nodes.run_tools)
     g.add_node("answer", nodes.answer)
@@ -40,7 +42,8 @@ def builder() -> StateGraph:
     g.add_conditional_edges("route", nodes.after_route, ["rewrite", "plan_tools", "answer"])
     g.add_edge("rewrite", "retrieve")
     g.add_edge("retrieve", "grade")
-    g.add_conditional_edges("grade", nodes.after_grade, ["rewrite", "plan_tools", "answer"])
+    g.add_conditional_edges("grade", nodes.after_grade, ["rewrite", "corrective", "plan_tools", "answer"])
+    g.add_conditional_edges("corrective", nodes.after_corrective, ["retrieve", "plan_tools", "answer"])
     g.add_conditional_edges("plan_tools", nodes.after_plan_tools, ["run_tools", "answer"])
     g.add_conditional_edges("run_tools", nodes.after_run_tools, ["plan_tools", "answer"])
     g.add_edge("answer", "verify")

@@ -17,9 +17,10 @@ from typing import Any, Literal
 
 from agent import guards, report_genome
 from agent.citations import is_reference_section
+from agent.report_summary import caveat_line, caveat_passage
 from agent.tools import execute_tool_call
 
-ESM_CAVEAT = {
+T = {
     "en": "ESM-2 zero-shot scores are a weak signal for viral proteins: on ProteinGym the 650M model reaches an "
           "average Spearman of 0.41 overall but 0.26 on virus assays (8M: 0.23 / 0.09). Treat them as a ranking "
           "hint to test experimentally, not as measured effects.",
@@ -191,6 +192,9 @@ async def build_report(sequence_text: str, lang: Literal["en", "zh"] = "en", *, 
                     d["query"] = q
                     seen[d["doc_id"]] = d
         passages = sorted(seen.values(), key=lambda d: d["score"], reverse=True)[:k]
+        caveat_hit = await asyncio.to_thread(caveat_passage, knowledge_base)  # the ESM-2 caveat, from the library
+        if caveat_hit and caveat_hit["chunk_id"] not in {p["chunk_id"] for p in passages}:
+            passages.append(caveat_hit)
     else:
         errors.append("the knowledge base is not available")
     for r in (annotation_r, properties_r, scan_r):
@@ -207,6 +211,7 @@ async def build_report(sequence_text: str, lang: Literal["en", "zh"] = "en", *, 
         "properties": properties,
         "scan": _scan_summary(scan),
         "passages": [{"ref": f"P{i}", **p} for i, p in enumerate(passages, start=1)],
+        "caveat": caveat_line([{"ref": f"P{i}", **p} for i, p in enumerate(passages, start=1)], lang, settings),
         "queries": queries,
         "tool_results": ([genome_r] if genome_r else []) + [annotation_r, properties_r,
                                                             {**scan_r, "content": _scan_summary(scan)}],
@@ -327,7 +332,7 @@ def render_markdown(data: dict, lang: str) -> str:
             lines.append(f"- {_fmt(scan)} [T3]")
     else:
         lines.append(f"mutational_scan {_t('unavailable', lang)}.")
-    lines += ["", f"> {ESM_CAVEAT[lang]}", ""]
+    lines += ["", f"> {data.get('caveat', '')}", ""]
 
     lines += [f"## 5. {_t('literature', lang)}", ""]
     passages = data.get("passages") or []

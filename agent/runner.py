@@ -32,11 +32,13 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.tools import BaseTool
 
 from agent.checkpoint import CheckpointerUnavailable, open_checkpointer
-from agent.citations import extractive_answer, question_terms
+from agent.citations import check_citations
+from agent.compose import closing_lines, compose_answer, encoder_for
 from agent.context import Context, load_knowledge_base
 from agent.events import Citation, RunOverrides, RunResult, ToolResult, TraceEvent
 from agent.graph import build_graph
 from agent.kb.models import Hit
+from agent.mode_probe import resolve_mode
 from agent.settings import Settings, get_settings
 from agent.tools import MCPManager
 
@@ -58,6 +60,8 @@ def _apply_overrides(model: BaseChatModel, overrides: RunOverrides) -> BaseChatM
 
 
 def _model_name(model: Any) -> str | None:
+    if model is None:
+        return None
     for attr in ("model_name", "model"):
         v = getattr(model, attr, None)
         if isinstance(v, str):
@@ -79,6 +83,7 @@ class AgentService:
         self._stack = AsyncExitStack()
         self._lock: asyncio.Lock | None = None
         self._models: dict[tuple, BaseChatModel] = {}
+        self.mode_info: dict[str, Any] = {}
         self._closed = False
 
     # ------------------------------------------------------------------------------------------------ setup
@@ -131,8 +136,6 @@ class AgentService:
             self._models[key] = model
             while len(self._models) > MODEL_CACHE_SIZE:  # least recently used first
                 self._models.pop(next(iter(self._models)))
-        # Not re-probed per run: a busy single-slot server (llama.cpp) would fail the probe while it works
-        # for another run, and an endpoint that dies mid-run only costs fallbacks, never the run.
         return model
 
     async def _knowledge_base(self) -> Any:
@@ -140,9 +143,24 @@ class AgentService:
             self._kb = await asyncio.to_thread(load_knowledge_base, self.settings)
         return self._kb
 
-    def _context(self, model: BaseChatModel, overrides: RunOverrides) -> Context:
+    async def mode(self, model: BaseChatModel | None = None) -> str:
+        """The run mode for this service's model (``agent.mode``; ``auto`` probes the endpoint once)."""
+        model = model or await self._model_for(RunOverrides())
+        mode, info = await resolve_mode(self.settings, self._chat_model or model)
+        self.mode_info = {"mode": mode, **info}
+        return mode
+
+    def _needs_no_model(self, overrides: RunOverrides) -> bool:
+        """Evidence mode, set or known without a probe (the embedded bundled model): no model is needed."""
+        if self._chat_model is not None:
+            return overrides.mode == "evidence"
+        configured = overrides.mode or self.settings.agent.mode
+        llm = self.settings.llm
+        return configured == "evidence" or (configured == "auto" and llm.base_url is None and llm.gguf_path is None)
+
+    def _context(self, model: BaseChatModel | None, overrides: RunOverrides, mode: str) -> Context:
         return Context(settings=self.settings, chat_model=model, knowledge_base=self._kb, tools=self.tools(),
-                       overrides=overrides, tool_status=self.tool_status())
+                       overrides=overrides, tool_status=self.tool_status(), mode=mode)
 
     # ------------------------------------------------------------------------------------------------- runs
     async def run(self, message: str, thread_id: str | None = None,
@@ -163,9 +181,13 @@ class AgentService:
         if not isinstance(message, str) or not message.strip():
             raise ValueError("the message is empty")
         start = time.perf_counter()
-        model = await self._model_for(overrides)  # first: no endpoint -> LLMUnavailable before anything starts
+        if self._needs_no_model(overrides):
+            model, mode = None, "evidence"  # no generation: the embedded server is not even started
+        else:
+            model = await self._model_for(overrides)  # first: no endpoint -> LLMUnavailable before anything starts
+            mode = overrides.mode or await self.mode(model)
         await self._ensure()
-        ctx = self._context(model, overrides)
+        ctx = self._context(model, overrides, mode)
         if scope is not None:
             ctx.knowledge_base = scope(await self._knowledge_base())
         config = {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
@@ -213,6 +235,7 @@ class AgentService:
             trace.append(event)
             yield event
             values = await self._finish_after_timeout(config, latest)
+            values.setdefault("mode", mode)
         else:
             snapshot = await self._graph.aget_state(config)
             values = dict(snapshot.values)
@@ -220,7 +243,7 @@ class AgentService:
         yield TraceEvent(type="done", data=result.model_dump(mode="json"))
 
     async def _finish_after_timeout(self, config: dict, latest: dict[str, Any]) -> dict[str, Any]:
-        """An extractive answer from what the run had gathered, stored as the turn's answer."""
+        """The evidence composer's answer from what the run had gathered, stored as the turn's answer."""
         values = dict(latest)
         passages = values.get("context_passages") or [
             p for p in values.get("passages", []) if (values.get("grades") or {}).get(p["chunk_id"])
@@ -228,14 +251,18 @@ class AgentService:
         passages = passages[: self.settings.agent.max_context_passages]
         refs = [(f"P{i}", p) for i, p in enumerate(passages, start=1)]
         lang = values.get("language", "en")
-        answer = extractive_answer(question_terms(values.get("question_text") or values.get("question", "")), refs,
-                                   values.get("tool_results", []), lang, not values.get("sufficient", False),
-                                   values.get("missing", ""))
-        from agent.citations import check_citations
-
-        answer, citations, invalid = check_citations(answer, dict(refs), {r["id"]: r for r in values.get("tool_results", [])})
+        tools = values.get("tool_results", [])
+        insufficient = not values.get("sufficient", False)
+        question = values.get("search_text") or values.get("question_text") or values.get("question", "")
+        encode = encoder_for(self.settings) if refs else None
+        answer, _ = await asyncio.to_thread(compose_answer, question, lang, refs, tools, values.get("mutations", []),
+                                            insufficient, values.get("missing", ""), encode)
+        answer, citations, invalid = check_citations(answer, dict(refs), {r["id"]: r for r in tools if r.get("ok")})
+        extra = closing_lines(lang, tools, insufficient, values.get("missing", ""), values.get("corrective"),
+                              bool(values.get("library_empty")), answer)
+        answer = "\n\n".join([answer, "\n".join(extra)]) if extra else answer
         values.update(context_passages=passages, answer=answer, citations=citations, invalid_citations=invalid,
-                      used_fallback=True, insufficient_evidence=not values.get("sufficient", False))
+                      used_fallback=True, insufficient_evidence=insufficient, answer_mode="fallback")
         try:
             await self._graph.aupdate_state(config, {"messages": [AIMessage(content=answer)], "answer": answer},
                                             as_node="verify")
@@ -265,6 +292,9 @@ class AgentService:
             usage=usage,
             duration_ms=round((time.perf_counter() - start) * 1000, 2),
             model=_model_name(model),
+            mode=values.get("mode"),
+            answer_mode=values.get("answer_mode"),
+            claims=list(values.get("claims") or []),
         )
 
     # ---------------------------------------------------------------------------------------------- threads
@@ -293,8 +323,27 @@ class AgentService:
         if kb is not None and scope is not None:
             kb = scope(kb)
         tools = [t for t in self.tools() if scan or t.name != "mutational_scan"]
-        return await build_report(sequence_text, lang, tools=tools, knowledge_base=kb,
-                                  settings=self.settings, tool_status=self.tool_status())
+        report = await build_report(sequence_text, lang, tools=tools, knowledge_base=kb,
+                                    settings=self.settings, tool_status=self.tool_status())
+        return await self._report_summary(report, lang)
+
+    async def _report_summary(self, report: dict, lang: str) -> dict:
+        """agentic mode: a model-written summary, every claim checked; otherwise the deterministic report."""
+        from agent.report_summary import summarise, with_summary
+
+        if self.settings.agent.mode in ("evidence", "guarded"):
+            report["data"]["mode"] = self.settings.agent.mode
+            return report
+        try:
+            model = await self._model_for(RunOverrides())
+            mode = await self.mode(model)
+        except Exception as exc:  # noqa: BLE001 - no model: the deterministic report is complete
+            report["data"]["summary"] = {"text": "", "claims": [], "error": f"no model: {str(exc)[:160]}"}
+            return report
+        report["data"]["mode"] = mode
+        if mode != "agentic":
+            return report
+        return with_summary(report, await summarise(report, lang, model, self.settings), lang)
 
     # -------------------------------------------------------------------------------------------- readiness
     async def readiness(self) -> dict[str, dict]:

