@@ -68,6 +68,7 @@ class ToolResult(BaseModel):
     ok: bool = True
     content: Any = None
     error: str | None = None
+    error_code: str | None = Field(None, description="`server_unavailable`: the tool's MCP server is restarting.")
     duration_ms: float = 0.0
 
 

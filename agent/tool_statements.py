@@ -75,7 +75,10 @@ def _first_sentence(text: str) -> str:
 
 def error_line(result: dict[str, Any], lang: str) -> str:
     """One line for a failed or rejected call (no citation: it proves nothing)."""
-    reason = short_reason(result.get("error"), lang)
+    if result.get("error_code") == "server_unavailable":  # agent.mcp_supervisor restarts it in the background
+        reason = "服务正在自动重启，请几秒后重试" if lang == "zh" else "its server is restarting; try again in a few seconds"
+    else:
+        reason = short_reason(result.get("error"), lang)
     if lang == "zh":
         return f"{label(result.get('name', ''), lang)}不可用（{result.get('id')}）：{reason}。"
     return f"{label(result.get('name', ''), lang)} unavailable ({result.get('id')}): {reason}."

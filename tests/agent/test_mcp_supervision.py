@@ -168,3 +168,39 @@ async def test_http_server_that_goes_away_fails_fast_and_is_used_again_when_back
 def test_unavailable_line_is_in_the_users_language():
     assert "序列分析服务" in unavailable_line("sequence", "zh")
     assert unavailable_line("literature", "en").startswith("The literature server is unavailable")
+
+
+@pytest.mark.timeout(300)
+async def test_a_question_after_the_kill_is_answered_in_seconds_and_one_after_the_restart_works(
+        agent_settings, tiny_esm_checkpoint):
+    from agent.events import RunOverrides
+    from agent.runner import AgentService
+    from tests.fixtures.agent import FakeKnowledgeBase, ScriptedChatModel
+
+    s = _settings(agent_settings)
+    s = s.model_copy(update={"sequence": s.sequence.model_copy(update={"esm_model": str(tiny_esm_checkpoint),
+                                                                       "esm_device": "cpu"})})
+    svc = AgentService(s, chat_model=ScriptedChatModel(), knowledge_base=FakeKnowledgeBase())
+    evidence = RunOverrides(mode="evidence")
+    try:
+        first = await svc.run("Is this a Rep protein?\n" + PCV2, overrides=evidence)
+        assert all(t.ok for t in first.tool_results)
+        os.kill(_children_running("mcp_servers.sequence.server")[0], signal.SIGKILL)
+
+        t0 = time.perf_counter()
+        down = await svc.run("这是 Rep 蛋白吗？\n" + PCV2, overrides=evidence)
+        elapsed = time.perf_counter() - t0
+        print(f"agent: question after kill answered in {elapsed:.2f} s")
+        assert elapsed <= 5.0
+        assert {t.error_code for t in down.tool_results} == {"server_unavailable"}
+        assert "服务正在自动重启" in down.answer  # the user's language
+        assert not EXCEPTION_NAME.search(down.answer), down.answer
+        ready = await svc.readiness()
+        assert ready["mcp_sequence"]["ok"] is False
+
+        await _until_up(svc._mcp, "sequence")
+        back = await svc.run("Is this a Rep protein?\n" + PCV2, overrides=evidence)
+        assert all(t.ok for t in back.tool_results), [t.error for t in back.tool_results]
+        assert "restarting" not in back.answer
+    finally:
+        await svc.aclose()
