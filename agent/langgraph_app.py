@@ -102,6 +102,9 @@ class ServedContext(Context):
         if isinstance(self.overrides, dict):  # a client's JSON context
             self.overrides = RunOverrides.model_validate(self.overrides)
         o = self.overrides
+        configured = o.mode or self.settings.agent.mode
+        if configured != "auto":  # auto would need the runner's endpoint probe: the served graph runs guarded
+            self.mode = configured
         if any(v is not None for v in (o.temperature, o.top_p, o.max_tokens)):
             self.chat_model = None  # built for this run with its sampling (Context.get_model)
 
