@@ -34,6 +34,7 @@ import numpy as np
 from agent.claims import contrast as K
 from agent.claims import features as F
 from agent.claims.semantic import memo_for, passage_sentences, passage_units, similarities
+from agent.citations import has_cjk
 
 MODEL_PATH = Path(__file__).with_name("support_model.json")
 FEATURES = ("sim_max", "coverage", "num_missing", "dir_conflict", "neg_unmatched", "ent_missing", "dir_balance",
@@ -44,6 +45,7 @@ CAP = 3.0
 # whatever the overall similarity (the logistic weights are fitted on abstractive PubMedQA conclusions, where such
 # mismatches are common in true pairs too, so they alone would let a wrong number pass).
 VETO_FEATURES = ("num_missing", "dir_conflict", "neg_unmatched", "ent_missing")
+CROSS_LINGUAL_VETO = ("num_missing", "ent_missing")
 ALIGN_TOP = 3  # units whose text the direction/negation checks read (the passage region the claim matches)
 
 
@@ -160,6 +162,12 @@ class SupportScorer:
     def score(self, claim: str, passage: str) -> SupportScore:
         feats, reasons = self.features(claim, passage)
         p = combine(feats, self.model)
+        if has_cjk(claim) != has_cjk(passage):
+            # A Chinese claim about an English passage (or the reverse): the English sentence model cannot compare
+            # them, so only what survives translation decides: the claim's numbers and entities must be there.
+            ok = not any(feats[f] > 0 for f in CROSS_LINGUAL_VETO)
+            note = "cross-lingual claim: checked on numbers and named entities only"
+            return SupportScore(round(p, 4), ok, reasons + [note], feats)
         ok = p >= self.threshold and not any(feats[f] > 0 for f in VETO_FEATURES)
         if not ok and not reasons:
             reasons.append(f"the cited text does not say this (closest sentence similarity {feats['sim_max']:.2f})")

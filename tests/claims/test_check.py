@@ -85,3 +85,11 @@ def test_framing_rule():
     assert not is_framing("Rep is a helicase.")  # a claim, however short
     assert not is_framing("It has 314 residues.")  # a number is a fact
     assert not is_framing("Y96 matters.")  # an entity is a fact
+
+
+def test_a_chinese_claim_about_an_english_passage_is_checked_on_numbers_and_entities_only():
+    passage = "The Rep protein of PCV2 has 314 residues and starts rolling-circle replication."
+    ok = check_answer("PCV2 的 Rep 蛋白有 314 个残基 [P1]。", {"P1": passage}, {})[0]
+    assert ok.supported and any("cross-lingual" in r for r in ok.reasons)
+    wrong = check_answer("PCV2 的 Rep 蛋白有 512 个残基 [P1]。", {"P1": passage}, {})[0]
+    assert not wrong.supported
