@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from agent.claims.check import MARK
 from agent.events import RunResult
 from evals.datasets import LABELS
 from evals.grounding import CITATION_RE, Judge, groundedness
@@ -32,7 +33,7 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 def answer_label(answer: str, insufficient: bool = False) -> tuple[str, str]:
     """(label, how it was read): how is ``leading``, ``stated``, ``insufficient`` or ``default``."""
-    text = CITATION_RE.sub(" ", answer or "").strip()
+    text = CITATION_RE.sub(" ", (answer or "").replace(MARK, "")).strip()  # verify's marks are not the answer
     text = re.sub(r"^[#>*\-\s]*(?:\*\*)?(?:answer|short answer|回答|答案)\s*[:：]\s*", "", text, flags=re.I)
     m = _LEAD.match(text)
     if m:

@@ -14,7 +14,8 @@ from agent.settings import AgentSettings, LLMSettings
 from tests.api.conftest import api_settings
 from tests.api.helpers import LiveServer, MemoryKB, sse_events
 
-OVERRIDES = {"retrieval_enabled": False, "tools_enabled": [], "max_tokens": 24, "temperature": 0.0}
+OVERRIDES = {"retrieval_enabled": False, "tools_enabled": [], "max_tokens": 24, "temperature": 0.0,
+             "mode": "guarded"}  # the model answers (auto would put the bundled SmolLM2 in evidence mode)
 
 
 @pytest.mark.slow

@@ -68,6 +68,7 @@ def running_ui(tmp_path_factory):
     with FakeOpenAI(delay_s=1.0) as llm:  # each model call takes a second: the trace grows visibly
         env = {k: v for k, v in os.environ.items() if not k.startswith("BIOAGENT_")}
         env.update(BIOAGENT_DATA_DIR=str(data_dir), BIOAGENT_LLM__BASE_URL=llm.base_url, HF_HUB_OFFLINE="1",
+                   BIOAGENT_AGENT__MODE="guarded",  # the (fake) model answers: the trace shows its calls
                    TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT))
         with log.open("wb") as out:
             proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "ui", "--port", str(port)], cwd=tmp, env=env,

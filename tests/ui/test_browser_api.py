@@ -57,7 +57,8 @@ def stack(tmp_path_factory):
     with FakeOpenAI(delay_s=0.3) as llm:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BIOAGENT_")}
         env.update(BIOAGENT_DATA_DIR=str(data_dir), BIOAGENT_LLM__BASE_URL=llm.base_url, HF_HUB_OFFLINE="1",
-                   TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT), BIOAGENT_MCP__LITERATURE__ENABLED="false")
+                   TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT), BIOAGENT_MCP__LITERATURE__ENABLED="false",
+                   BIOAGENT_AGENT__MODE="guarded")  # the (fake) model answers
         api_log, ui_log = tmp / "api.log", tmp / "ui.log"
         api = start([sys.executable, "-m", "agent.cli", "serve", "--port", str(api_port)], env, tmp, api_log)
         api_url = f"http://127.0.0.1:{api_port}"
