@@ -96,6 +96,9 @@ async def test_auto_mode_probe_puts_smollm2_in_evidence_mode(llm_server, agent_s
     _memory.clear()  # a new process reads the verdict from data_dir instead of probing again
     mode2, info2 = await resolve_mode(settings, model)
     assert mode2 == "evidence" and info2["source"] == "cached"
+    # Close the model's HTTP client on this test's event loop: collected later, it would close its connections on
+    # the next test's loop and fail there ("Event loop is closed").
+    await model.root_async_client.close()
 
 
 @pytest.mark.slow
