@@ -30,17 +30,24 @@ def register(app: typer.Typer) -> None:
         """Run the embedded llama.cpp OpenAI-compatible server in the foreground (Ctrl-C stops it)."""
         from agent.settings import get_settings
 
+        # SIGTERM (docker stop, kubernetes) ends the foreground server like Ctrl-C does, also while it starts.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             server = LocalLLMServer.from_settings(
                 get_settings(), host=host, port=port, gguf=gguf, n_ctx=n_ctx, log_path="-"
             )
+        except LLMUnavailable as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        try:
             server.start(reuse=False)
         except LLMUnavailable as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            server.stop()
+            raise typer.Exit(0) from None
         typer.echo(f"llama.cpp server ready: {server.url} (model {server.model_alias}, {server.gguf})", err=True)
-        # SIGTERM (docker stop, kubernetes) ends the foreground server like Ctrl-C does.
-        signal.signal(signal.SIGTERM, _interrupt)
         try:
             code = server.wait()
         except KeyboardInterrupt:
