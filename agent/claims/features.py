@@ -58,14 +58,48 @@ def _same(a: float, b: float, text_a: str) -> bool:
     return abs(round(b, dec) - a) < 10 ** (-dec) / 2 + 1e-12
 
 
+_NEXT_WORD_RE = re.compile(r"\s?-?\s?([A-Za-z]+)")
+
+
+def _counted(text: str) -> list[tuple[float, str, str, str]]:
+    """(value, stem of the word that follows it, number as written, that word as written) for each number:
+    ``2 years`` -> (2, 'year', ...), ``3-column`` -> (3, 'column', ...), ``3 T``/``3D`` -> (3, 't'/'d', ...);
+    a light word (of, and ...) after the number gives the stem ''."""
+    from agent.kb.text import tokenize
+
+    out = []
+    for m in _NUM_RE.finditer(text):
+        nxt = _NEXT_WORD_RE.match(text, m.end())
+        w = nxt.group(1) if nxt else ""
+        stem = "" if not w or w.lower() in _LIGHT else (tokenize(w) or [w.lower()])[0]
+        out.append((float(m.group(1).replace(",", "") + (m.group(2) or "")), stem, m.group(0), w))
+    return out
+
+
+def counted_mismatches(claim: str, source: str) -> dict[str, str]:
+    """{number as written: reason} for each number of the claim whose counted word (unit or noun: ``2 years``,
+    ``3-column``, ``3 T``) the source uses only with other numbers: the value alone may appear elsewhere in the
+    source (``2`` patients), which does not make ``2 years`` right when the source says ``3 years``."""
+    src = _counted(source)
+    out: dict[str, str] = {}
+    for value, stem, written, word in _counted(claim):
+        there = [f"{t} {w}" for v, s, t, w in src if stem and s == stem]
+        if there and not any(_same(value, v, written) for v, s, _, _ in src if s == stem):
+            out.setdefault(written, f"number {written} {word}: the cited text gives "
+                                    f"{', '.join(list(dict.fromkeys(there))[:3])}")
+    return out
+
+
 def number_agreement(claim: str, source: str) -> tuple[int, int, list[str]]:
-    """(claim numbers, numbers absent from the source, reasons). Word numbers in the source also count."""
+    """(claim numbers, numbers absent from the source or given there for another counted word, reasons). Word
+    numbers in the source also count."""
     cn = numbers(claim)
     sn = numbers(source)
     values = [(n.value, n.unit) for n in sn]
     lower = source.lower()
     values += [(float(v), "") for w, v in _WORD_NUMBERS.items() if re.search(rf"\b{w}\b", lower)]
     missing, reasons = 0, []
+    context = counted_mismatches(claim, source)
     for n in cn:
         if any(_same(n.value, v, n.text) for v, _ in values):
             continue
@@ -75,7 +109,10 @@ def number_agreement(claim: str, source: str) -> tuple[int, int, list[str]]:
         near = sorted({f"{v:g}" for v, _ in values}, key=lambda s: abs(float(s) - n.value))[:3]
         reasons.append(f"number {n.text}{' ' + n.unit if n.unit and n.unit != '%' else n.unit} is not in the "
                        "cited text" + (f" (closest there: {', '.join(near)})" if near else ""))
-    return len(cn), missing, reasons
+    # a number present in the source, but there with another counted word (the value-only check passed it)
+    flagged = {n.text for n in cn if not any(_same(n.value, v, n.text) for v, _ in values)}
+    extra = [r for w, r in context.items() if w not in flagged]
+    return len(cn), missing + len(extra), reasons + extra
 
 
 # ------------------------------------------------------------------------------------------ direction words
@@ -191,7 +228,13 @@ _NEG_EN = re.compile(r"\b(not|no|never|without|neither|nor|none|cannot|lack|lack
 _NEG_ZH = re.compile(r"[无未不没非否]")
 
 
+# Negation words that do not deny what follows: "whether or not", "not only ... but", "not necessarily the most".
+_NEG_IDIOM_RE = re.compile(r"\b(?:whether or not|or not|if not|not only|not necessarily|not yet|not least|"
+                           r"not always|not all|nonetheless|nevertheless|no longer)\b", re.I)
+
+
 def negations(text: str) -> list[str]:
+    text = _NEG_IDIOM_RE.sub(" ", text)
     return [m.group(0).lower() for m in _NEG_EN.finditer(text)] + _NEG_ZH.findall(text)
 
 
@@ -200,6 +243,7 @@ def negation_agreement(claim: str, source: str, region: str | None = None) -> tu
     word after it (``not associated`` -> associated) must appear negated in the source (a negation up to 4 words
     before it) when the source has that word; otherwise (and for Chinese) the claim's negation needs some
     negation in the ``region`` (default: the whole source)."""
+    claim = _NEG_IDIOM_RE.sub(" ", claim)
     cn = negations(claim)
     if not cn:
         return 0, 0, []

@@ -50,3 +50,19 @@ def test_negation_is_checked_per_sentence_against_the_region_that_sentence_match
     # the hedge against the region it matches itself: no disagreement
     feats, reasons = feature_values(claim, passage, sims, units, neg_regions=[(negated_sentences(claim)[0], units[1])])
     assert feats["neg_unmatched"] == 0 and feats["disagree"] == 0 and not reasons
+
+
+def test_the_score_agrees_with_the_verdict_and_a_wrong_number_ranks_below_the_true_claim():
+    """A vetoed claim's score sits below the threshold (score >= threshold is the verdict), so a ranking of
+    scores (AUROC) measures the decision the agent makes."""
+    from agent.claims import SupportScorer
+
+    passage = ("We followed 412 children for 3 years. Mortality was 24% in the treated group and 31% in the "
+               "control group, a reduction that was significant.")
+    sc = SupportScorer()
+    true = sc.score("Mortality was 24% with treatment against 31% without it, over 3 years.", passage)
+    wrong = sc.score("Mortality was 28% with treatment against 31% without it, over 3 years.", passage)
+    assert true.supported and not wrong.supported, (true, wrong)
+    for s in (true, wrong):
+        assert (s.score >= sc.threshold) == s.supported, s
+    assert wrong.score < true.score

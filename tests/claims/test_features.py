@@ -44,3 +44,21 @@ def test_entity_mismatch_residue_motif_accession():
     assert missing == 1 and "motif II stated, the cited text names motif III" in reasons[0]
     assert F.entity_agreement("PCV1 Rep (NP_937957.1).", src)[1] == 2
     assert "e. coli" in F.entities("expressed in E. coli")
+
+
+def test_a_number_counted_in_other_units_is_a_mismatch_although_the_value_is_there():
+    source = "Patients were followed for 3 years; 2 groups were compared at 1.5 T and 3 T."
+    total, missing, reasons = F.number_agreement("Patients were followed for 2 years.", source)
+    assert (total, missing) == (1, 1) and "2 years" in reasons[0] and "3 years" in reasons[0], reasons
+    assert F.number_agreement("Patients were followed for 3 years.", source)[1] == 0
+    assert F.number_agreement("Two groups: 2 groups were compared.", source)[1] == 0
+    # a counted word the source never numbers says nothing (the value check alone decides)
+    assert F.number_agreement("The 2 cohorts differed.", source)[1] == 0
+
+
+def test_idioms_with_not_are_not_negations():
+    source = "Stored blood was transfused to 120 patients; outcomes were recorded."
+    for claim in ("Trials may settle whether or not the transfusion of stored blood is harmful.",
+                  "Somatic complaints are one, but not necessarily the most important, risk factor."):
+        assert F.negation_agreement(claim, source)[1] == 0, claim
+    assert F.negation_agreement("The transfusion was not recorded.", source)[1] == 1
