@@ -151,14 +151,29 @@ def check_tool_claim(claim: str, results: list[Any], extra_text: str = "") -> tu
     return not reasons, reasons
 
 
+_ZERO_COMPARISON_RE = re.compile(r"(?:below|above|under|over|than|<|>|≤|≥)\s*$", re.I)
+
+
 def _claim_numbers(text: str, skip: list[tuple[int, int]]):
+    """The numbers a claim states about a tool result, signed (``-11.73``), without the version in a name
+    (``ESM-2``, ``PCV-2``) or the zero of a sign comparison (``below 0``)."""
     from agent.claims.features import _NUM_RE, Number
 
     for m in _NUM_RE.finditer(text):
         if any(a <= m.start() < b for a, b in skip):
             continue
+        before = text[:m.start()]
+        if before.endswith("-") and before[-2:-1].isalnum():
+            continue  # a name with a number: ESM-2, PCV-2, COVID-19
         raw = m.group(1).replace(",", "") + (m.group(2) or "")
-        yield Number(float(raw), m.group(0))
+        value = float(raw)
+        if value == 0 and _ZERO_COMPARISON_RE.search(before):
+            continue  # "below 0": the sign, checked with the signed value it describes
+        if before.endswith(("-", "−")):
+            value, written = -value, "-" + m.group(0)
+        else:
+            written = m.group(0)
+        yield Number(value, written)
 
 
 def _claim_calls(text: str) -> list[str]:

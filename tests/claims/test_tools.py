@@ -46,3 +46,15 @@ def test_check_answer_tool_claims_and_unknown_ids():
     assert vs[0].exempt and vs[2].reasons == ["Y95 stated, tool says 96"]
     assert "T7" in vs[3].reasons[0]
     assert vs[1].as_dict()["citations"] == ["T1"]
+
+
+def test_signed_scores_model_names_and_sign_comparisons():
+    """The evidence composer's own ESM line: "ESM-2" is a name, "below 0" the sign, -11.73 the signed score."""
+    res = [{"content": {"model": "esm2_t2_tiny_random", "scores": [{"mutation": "Y96F", "position": 96,
+                                                                    "score": -11.7312}]}}]
+    ok, reasons = check_tool_claim("ESM-2 (esm2_t2_tiny_random) scores Y96F at -11.73 (below 0: predicted "
+                                   "damaging) [T3]", res)
+    assert ok, reasons
+    ok, reasons = check_tool_claim("ESM-2 scores Y96F at 11.73 [T3]", res)
+    assert not ok and reasons == ["11.73 stated, tool says -11.7312"], reasons
+    assert not check_tool_claim("ESM-2 scores Y96F at -12.5 [T3]", res)[0]
