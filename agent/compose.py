@@ -16,7 +16,7 @@ import numpy as np
 from agent.citations import check_citations
 from agent.prompts import MISSING, NOT_ENOUGH
 from agent.sentences import rank_sentences, select
-from agent.tool_statements import error_line, tool_statements
+from agent.tool_statements import error_line, finding_queries, tool_statements
 
 SENTENCES = 4
 HEADERS = {
@@ -98,7 +98,8 @@ def compose_answer(question: str, lang: str, passages: list[tuple[str, dict]], t
     if statements:
         lines.append(HEADERS["tools"][lang])
         lines += [f"- {s}" for s in statements]
-    ranked = rank_sentences(question, [(ref, hit.get("text", "")) for ref, hit in passages], encode)
+    focus = finding_queries(tools, mutations)  # a mutation inside a found motif: what the library says about it
+    ranked = rank_sentences(question, [(ref, hit.get("text", "")) for ref, hit in passages], encode, focus)
     chosen = select(ranked, n_sentences)
     if chosen:
         lines.append(HEADERS["weak" if insufficient else "passages"][lang])
@@ -106,8 +107,9 @@ def compose_answer(question: str, lang: str, passages: list[tuple[str, dict]], t
     if not (chosen or statements):
         lines.append(NOT_ENOUGH[lang])
     details = {"sentences": [{"ref": r.ref, "score": round(r.score, 3), "cosine": round(r.cosine, 3),
-                              "lexical": round(r.lexical, 3), "text": r.text[:160]} for r in chosen],
-               "candidates": len(ranked), "tool_statements": len(statements)}
+                              "lexical": round(r.lexical, 3), "text": r.text[:160],
+                              **({"focus": r.focus} if r.focus else {})} for r in chosen],
+               "candidates": len(ranked), "tool_statements": len(statements), "focus": focus}
     return "\n".join(lines).strip(), details
 
 

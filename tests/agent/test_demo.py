@@ -5,6 +5,8 @@ tests turn into a failure."""
 
 from __future__ import annotations
 
+import re
+
 import mcp.client.stdio  # noqa: F401 - imported before CliRunner swaps sys.stderr: its default errlog is bound then
 import pytest
 from typer.testing import CliRunner
@@ -105,3 +107,30 @@ async def test_a_model_mode_still_resolves_the_endpoint(agent_settings, llm_call
         await svc.aclose()
     assert not ready["llm"]["ok"] and "is not reachable" in ready["llm"]["detail"]
     assert llm_calls == [url]
+
+
+@pytest.mark.anyio
+@pytest.mark.timeout(600)
+async def test_demo_sequence_answer_quotes_the_library_on_the_motif_the_mutation_hits(demo_settings, sample_kb):
+    """annotate_rep finds Y96 inside RCR motif III (YCSK): the library part of the answer quotes, with its
+    citation, a passage sentence about motif III (its catalytic tyrosine), not only general Rep sentences."""
+    from agent.sentences import whole_sentences
+
+    svc = AgentService(demo_settings, knowledge_base=sample_kb)
+    try:
+        r = await svc.run(ask_cli.DEMO_SEQUENCE_QUESTION)
+    finally:
+        await svc.aclose()
+    print(r.answer)
+    assert r.mode == "evidence" and "Y96 lies in RCR motif III" in r.answer
+    quoted = []
+    for line in r.answer.splitlines():
+        m = re.fullmatch(r"- (.+) \[P(\d+)\]", line)
+        if m:
+            body, passage = m.group(1), r.passages[int(m.group(2)) - 1]
+            assert body in whole_sentences(passage.text), line  # the passage's own whole sentence
+            quoted.append(body)
+    assert quoted, r.answer
+    motif3 = [q for q in quoted if re.search(r"motif[ -]III", q, re.I)]
+    assert motif3, quoted
+    assert any(re.search(r"tyrosine", q, re.I) for q in motif3), motif3
