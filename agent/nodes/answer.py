@@ -43,6 +43,9 @@ def answer_prompt(state: State, ctx: Context, passages: list[tuple[str, dict]], 
     history dropped, then the last passages, never below one), and the passages it kept."""
     lang = state.language
     system = prompts.ANSWER_SYSTEM.format(language_rule=prompts.LANGUAGE_RULE.get(lang, "in English"))
+    instructions = (ctx.overrides.instructions or "").strip()
+    if instructions:  # the caller's system prompt (OpenAI API), after bioagent's own rules
+        system += prompts.USER_INSTRUCTIONS.format(instructions=instructions)
     hist = history(state)
     tools = state.tool_results  # failed calls are shown (fenced as not citable) so the model can say what failed
     if state.route == "direct" and not state.tool_results:
@@ -134,6 +137,8 @@ async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             text, details = await asyncio.to_thread(
                 compose_answer, state.search_text or state.question_text, lang, passages, state.tool_results, state.mutations, insufficient,
                 state.missing, encode)
+        if (ctx.overrides.instructions or "").strip():
+            details["instructions"] = "not used: evidence mode composes the answer without a model"
         note(model="skipped (evidence mode): composed from the evidence", **details,
              passages=[{"ref": r, "chunk_id": p["chunk_id"], "title": p.get("title", "")} for r, p in passages])
         return {**out, "draft": text, "answer_mode": "evidence", "context_passages": [p for _, p in passages]}
@@ -149,6 +154,9 @@ async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         draft = message_text(msg.content)
     except Exception as exc:  # noqa: BLE001
         status = f"model unavailable ({error_line(exc)}); the evidence composer answers"
+    if (ctx.overrides.instructions or "").strip():
+        note(instructions=f"used: added to the answer's system prompt ({len(ctx.overrides.instructions.strip())} "
+                          "characters)")
     note(model=status, passages=[{"ref": r, "chunk_id": p["chunk_id"], "title": p.get("title", "")}
                                  for r, p in passages],
          tools=[r["id"] for r in state.tool_results], insufficient=insufficient, draft_chars=len(draft))
