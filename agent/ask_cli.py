@@ -35,6 +35,10 @@ DEMO_SEQUENCE_QUESTION = (
     f">{PCV2_REP_ACCESSION} replicase (Rep) [Porcine circovirus 2]\n{PCV2_REP}"
 )
 
+EVIDENCE_MODE_NOTE = (
+    "Evidence mode ({why}): answers are composed from the cited passages' sentences and the tool results, with no "
+    "model calls, so no LLM server is started. For model-written answers {fix} (see docs/llm.md).")
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -253,12 +257,19 @@ def register(app: typer.Typer) -> None:
         """The main job on embedded defaults: ingest the sample library, ask a literature and a sequence question."""
 
         async def go(service):
-            from agent.llm import ensure_endpoint
-
             console.rule("[bold]bioagent demo")
-            console.print("Checking the LLM endpoint (starts the embedded llama.cpp server if none is set) ...")
-            url = await asyncio.to_thread(ensure_endpoint, service.settings)
-            console.print(f"LLM endpoint: {url}", highlight=False)
+            if service.uses_model():
+                from agent.llm import ensure_endpoint
+
+                console.print("Checking the LLM endpoint (starts the embedded llama.cpp server if none is set) ...")
+                url = await asyncio.to_thread(ensure_endpoint, service.settings)
+                console.print(f"LLM endpoint: {url}", highlight=False)
+            else:
+                set_explicitly = service.settings.agent.mode == "evidence"
+                console.print(EVIDENCE_MODE_NOTE.format(
+                    why="BIOAGENT_AGENT__MODE=evidence" if set_explicitly else "the bundled SmolLM2-135M",
+                    fix="set BIOAGENT_AGENT__MODE=auto and an endpoint" if set_explicitly
+                    else "point BIOAGENT_LLM__BASE_URL at a real model"), highlight=False)
             await ensure_library(service, library)
             console.rule("[bold]1. A literature question")
             console.print(f"[bold]Q:[/] {DEMO_LITERATURE_QUESTION}", highlight=False)

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from agent.citations import check_citations
 from agent.prompts import MISSING, NOT_ENOUGH
 from agent.sentences import rank_sentences, select
-from agent.tool_statements import error_line, tool_statements
+from agent.tool_statements import error_line, finding_queries, tool_statements
 
 SENTENCES = 4
 HEADERS = {
@@ -97,7 +98,8 @@ def compose_answer(question: str, lang: str, passages: list[tuple[str, dict]], t
     if statements:
         lines.append(HEADERS["tools"][lang])
         lines += [f"- {s}" for s in statements]
-    ranked = rank_sentences(question, [(ref, hit.get("text", "")) for ref, hit in passages], encode)
+    focus = finding_queries(tools, mutations)  # a mutation inside a found motif: what the library says about it
+    ranked = rank_sentences(question, [(ref, hit.get("text", "")) for ref, hit in passages], encode, focus)
     chosen = select(ranked, n_sentences)
     if chosen:
         lines.append(HEADERS["weak" if insufficient else "passages"][lang])
@@ -105,6 +107,31 @@ def compose_answer(question: str, lang: str, passages: list[tuple[str, dict]], t
     if not (chosen or statements):
         lines.append(NOT_ENOUGH[lang])
     details = {"sentences": [{"ref": r.ref, "score": round(r.score, 3), "cosine": round(r.cosine, 3),
-                              "lexical": round(r.lexical, 3), "text": r.text[:160]} for r in chosen],
-               "candidates": len(ranked), "tool_statements": len(statements)}
+                              "lexical": round(r.lexical, 3), "text": r.text[:160],
+                              **({"focus": r.focus} if r.focus else {})} for r in chosen],
+               "candidates": len(ranked), "tool_statements": len(statements), "focus": focus}
     return "\n".join(lines).strip(), details
+
+
+def compose_after_timeout(values: dict[str, Any], settings: Any) -> dict[str, Any]:
+    """A run that hit its time limit: the composer's answer from what it had gathered (``values``: the state
+    updates so far), citations checked and closing lines added; returns ``values`` with the answer fields set."""
+    grades = values.get("grades") or {}
+    passages = values.get("context_passages") or [
+        p for p in values.get("passages", []) if grades.get(p["chunk_id"])] or values.get("passages", [])[:3]
+    passages = passages[: settings.agent.max_context_passages]
+    refs = [(f"P{i}", p) for i, p in enumerate(passages, start=1)]
+    lang = values.get("language", "en")
+    tools = values.get("tool_results", [])
+    insufficient = not values.get("sufficient", False)
+    question = values.get("search_text") or values.get("question_text") or values.get("question", "")
+    encode = encoder_for(settings) if refs else None
+    answer, _ = compose_answer(question, lang, refs, tools, values.get("mutations", []), insufficient,
+                               values.get("missing", ""), encode)
+    answer, citations, invalid = check_citations(answer, dict(refs), {r["id"]: r for r in tools if r.get("ok")})
+    extra = closing_lines(lang, tools, insufficient, values.get("missing", ""), values.get("corrective"),
+                          bool(values.get("library_empty")), answer)
+    answer = "\n\n".join([answer, "\n".join(extra)]) if extra else answer
+    values.update(context_passages=passages, answer=answer, citations=citations, invalid_citations=invalid,
+                  used_fallback=True, insufficient_evidence=insufficient, answer_mode="fallback")
+    return values

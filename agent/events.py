@@ -14,6 +14,9 @@ from pydantic import BaseModel, Field
 from agent.kb.models import Hit
 
 
+INSTRUCTIONS_MAX_CHARS = 8000
+
+
 class RunOverrides(BaseModel):
     """Per-run settings a caller may change (API body, UI sidebar, eval configuration)."""
 
@@ -29,6 +32,11 @@ class RunOverrides(BaseModel):
     language: Literal["en", "zh"] | None = Field(None, description="Force the answer language.")
     mode: Literal["evidence", "guarded", "agentic"] | None = Field(
         None, description="Run in this mode instead of the configured or probed one (agent.mode).")
+    instructions: str | None = Field(
+        None, max_length=INSTRUCTIONS_MAX_CHARS,
+        description="Additional instructions for the answer model (an OpenAI client's system prompt): added to "
+        "the answer's system prompt after bioagent's own rules in guarded and agentic modes; evidence mode writes "
+        "no text with a model, so it does not use them (the answer step's trace says so).")
 
 
 class TraceEvent(BaseModel):

@@ -70,6 +70,12 @@ ANSWER_SYSTEM = (
     + DATA_RULE
 )
 
+USER_INSTRUCTIONS = (
+    "\n\nAdditional instructions from the user follow. Apply them where they do not conflict with the rules "
+    "above (use only the given material, cite every claim with a given id):\n<instructions>\n{instructions}\n"
+    "</instructions>"
+)
+
 LANGUAGE_RULE = {"en": "in English", "zh": "in Chinese (简体中文)"}
 
 NOT_ENOUGH = {

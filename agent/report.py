@@ -17,18 +17,11 @@ from typing import Any, Literal
 
 from agent import guards, report_genome
 from agent.citations import is_reference_section
+from agent.i18n import Texts, in_language
 from agent.report_summary import caveat_line, caveat_passage
 from agent.tools import execute_tool_call
 
-T = {
-    "en": "ESM-2 zero-shot scores are a weak signal for viral proteins: on ProteinGym the 650M model reaches an "
-          "average Spearman of 0.41 overall but 0.26 on virus assays (8M: 0.23 / 0.09). Treat them as a ranking "
-          "hint to test experimentally, not as measured effects.",
-    "zh": "ESM-2 零样本打分对病毒蛋白只是弱信号：在 ProteinGym 上 650M 模型总体平均 Spearman 为 0.41，病毒数据集上仅 0.26"
-          "（8M 模型：0.23 / 0.09）。请把它们当作需要实验验证的排序提示，而不是测得的效应。",
-}
-
-T = {
+T = Texts({
     "title": {"en": "Sequence report", "zh": "序列分析报告"},
     "input": {"en": "Input", "zh": "输入"},
     "id": {"en": "Record", "zh": "记录"},
@@ -63,7 +56,7 @@ T = {
                            "huh_only": "HUH endonuclease without SF3 helicase (phage/plasmid Rep or RepA)"},
                     "zh": {"yes": "是", "no": "否", "partial": "部分（截短的 CRESS Rep）",
                            "huh_only": "仅有 HUH 内切酶、无 SF3 解旋酶（噬菌体/质粒 Rep 或 RepA）"}},
-}
+})
 
 PROPERTY_LABELS = {
     "length": {"en": "Length (aa)", "zh": "长度（aa）"},
@@ -74,11 +67,6 @@ PROPERTY_LABELS = {
     "instability_index": {"en": "Instability index", "zh": "不稳定指数"},
     "aromaticity": {"en": "Aromaticity", "zh": "芳香性"},
 }
-
-
-def _t(key: str, lang: str) -> Any:
-    v = T[key]
-    return v.get(lang, v["en"])
 
 
 def _find(d: Any, *keys: str) -> Any:
@@ -268,21 +256,21 @@ def _fmt(v: Any) -> str:
 
 def render_markdown(data: dict, lang: str) -> str:
     s = data["sequence"]
-    lines = [f"# {_t('title', lang)}: {s['id']}", ""]
-    lines += [f"## 1. {_t('input', lang)}", "",
-              f"- {_t('id', lang)}: `{s['id']}`" + (f" ({s['header']})" if s.get("header") else ""),
-              f"- {_t('length', lang)}: {s['length']} aa", ""]
+    lines = [f"# {T('title', lang)}: {s['id']}", ""]
+    lines += [f"## 1. {T('input', lang)}", "",
+              f"- {T('id', lang)}: `{s['id']}`" + (f" ({s['header']})" if s.get("header") else ""),
+              f"- {T('length', lang)}: {s['length']} aa", ""]
     lines += report_genome.render(data.get("genome"), data.get("sequence"), lang)
 
-    lines += [f"## 2. {_t('annotation', lang)}", ""]
+    lines += [f"## 2. {T('annotation', lang)}", ""]
     ann = data.get("annotation")
     if isinstance(ann, dict):
         call = _find(ann, "call", "is_cress_rep", "verdict")
-        shown = _t("call_values", lang).get(str(call).lower(), str(call))
-        lines.append(f"**{_t('call', lang)}: {shown}** [T1]")
+        shown = T("call_values", lang).get(str(call).lower(), str(call))
+        lines.append(f"**{T('call', lang)}: {shown}** [T1]")
         motifs = _find(ann, "motifs")
         if isinstance(motifs, list) and motifs:
-            lines += ["", f"| {_t('motif', lang)} | {_t('position', lang)} | {_t('sequence', lang)} | {_t('score', lang)} |",
+            lines += ["", f"| {T('motif', lang)} | {T('position', lang)} | {T('sequence', lang)} | {T('score', lang)} |",
                       "|---|---|---|---|"]
             for m in motifs:
                 if isinstance(m, dict):
@@ -290,33 +278,33 @@ def render_markdown(data: dict, lang: str) -> str:
                                  f"`{m.get('sequence', '')}` | {_fmt(m.get('score', ''))} |")
         reasons = _find(ann, "reasons")
         if isinstance(reasons, list) and reasons:
-            lines += ["", f"{_t('reasons', lang)}:"] + [f"- {r}" for r in reasons]
+            lines += ["", f"{T('reasons', lang)}:"] + [f"- {r}" for r in reasons]
     elif ann is not None:
         lines.append(f"{_fmt(ann)} [T1]")
     else:
-        lines.append(f"annotate_rep {_t('unavailable', lang)}.")
+        lines.append(f"annotate_rep {T('unavailable', lang)}.")
     lines.append("")
 
-    lines += [f"## 3. {_t('properties', lang)}", ""]
+    lines += [f"## 3. {T('properties', lang)}", ""]
     props = data.get("properties")
     if isinstance(props, dict):
         lines += ["| | |", "|---|---|"]
         for key, label in PROPERTY_LABELS.items():
             if props.get(key) is not None:
-                lines.append(f"| {label.get(lang, label['en'])} | {_fmt(props[key])} |")
+                lines.append(f"| {in_language(label, lang)} | {_fmt(props[key])} |")
         lines.append("")
         lines.append("[T2]")
     else:
-        lines.append(f"properties {_t('unavailable', lang)}.")
+        lines.append(f"properties {T('unavailable', lang)}.")
     lines.append("")
 
-    lines += [f"## 4. {_t('scan', lang)}", ""]
+    lines += [f"## 4. {T('scan', lang)}", ""]
     scan = data.get("scan")
     if isinstance(scan, dict):
         model = _find(scan, "model", "model_name")
         strategy = _find(scan, "strategy")
         if model:
-            lines.append(f"- {_t('model', lang)}: `{model}`" + (f" ({strategy})" if strategy else ""))
+            lines.append(f"- {T('model', lang)}: `{model}`" + (f" ({strategy})" if strategy else ""))
         for key, label in (("constrained", ("most_constrained", "constrained", "least_tolerant")),
                            ("tolerant", ("most_tolerated", "most_tolerant", "tolerant", "tolerated"))):
             items = _positions(_find(scan, *label))
@@ -327,35 +315,35 @@ def render_markdown(data: dict, lang: str) -> str:
                     wt = it.get("wt", it.get("wild_type", it.get("residue", "")))
                     val = it.get("constraint", it.get("score", it.get("mean_score", "")))
                     shown.append(f"{wt}{pos}" + (f" ({_fmt(val)})" if val != "" else ""))
-                lines.append(f"- {_t(key, lang)}: " + ", ".join(shown) + " [T3]")
-        if not any(line.startswith(f"- {_t('constrained', lang)}") for line in lines):
+                lines.append(f"- {T(key, lang)}: " + ", ".join(shown) + " [T3]")
+        if not any(line.startswith(f"- {T('constrained', lang)}") for line in lines):
             lines.append(f"- {_fmt(scan)} [T3]")
     else:
-        lines.append(f"mutational_scan {_t('unavailable', lang)}.")
+        lines.append(f"mutational_scan {T('unavailable', lang)}.")
     lines += ["", f"> {data.get('caveat', '')}", ""]
 
-    lines += [f"## 5. {_t('literature', lang)}", ""]
+    lines += [f"## 5. {T('literature', lang)}", ""]
     passages = data.get("passages") or []
     if passages:
-        if _t("passages_note", lang):
-            lines += [_t("passages_note", lang), ""]
+        if T("passages_note", lang):
+            lines += [T("passages_note", lang), ""]
         for p in passages:
             text = " ".join(p.get("text", "").split())
             if len(text) > 360:
                 text = text[:360].rsplit(" ", 1)[0] + " ..."
             lines.append(f"- [{p['ref']}] {text}")
-        lines += ["", f"### {_t('refs', lang)}", ""]
+        lines += ["", f"### {T('refs', lang)}", ""]
         for p in passages:
             ident = f"doi:{p['doi']}" if p.get("doi") else (f"PMID:{p['pmid']}" if p.get("pmid") else p.get("doc_id", ""))
             page = f", p. {p['page']}" if p.get("page") is not None else ""
             lines.append(f"- [{p['ref']}] {p.get('title') or p.get('doc_id')}{page} ({ident})")
     else:
-        lines.append(_t("no_passages", lang))
+        lines.append(T("no_passages", lang))
     lines.append("")
 
-    lines += [f"## 6. {_t('figures', lang)}", "", _t("figures_note", lang), ""]
+    lines += [f"## 6. {T('figures', lang)}", "", T("figures_note", lang), ""]
     if data.get("errors"):
-        lines += [f"## 7. {_t('limits', lang)}", ""] + [f"- {e}" for e in data["errors"]] + [""]
+        lines += [f"## 7. {T('limits', lang)}", ""] + [f"- {e}" for e in data["errors"]] + [""]
     lines.append(("[T0] annotate_genome, " if data.get("genome") else "")
                  + "[T1] annotate_rep, [T2] properties, [T3] mutational_scan (bioagent sequence MCP server).")
     return "\n".join(lines).rstrip() + "\n"

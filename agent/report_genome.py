@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.i18n import Texts
 from agent.tools import execute_tool_call
 
-T = {
+T = Texts({
     "genome": {"en": "Genome annotation", "zh": "基因组注释"},
     "topology": {"en": "Topology", "zh": "拓扑结构"},
     "circular": {"en": "circular", "zh": "环状"},
@@ -37,11 +38,7 @@ T = {
                    "zh": "{id} 最长的开放阅读框（{loc}）：未发现 CRESS Rep"},
     "roles": {"en": {"rep": "Rep", "cap": "capsid", "other": "other"}, "zh": {"rep": "Rep", "cap": "衣壳蛋白", "other": "其他"}},
     "yes_no": {"en": {"yes": "yes", "partial": "partial", "no": "no"}, "zh": {"yes": "是", "partial": "部分", "no": "否"}},
-}
-
-
-def _t(key: str, lang: str) -> Any:
-    return T[key].get(lang, T[key]["en"])
+})
 
 
 def is_nucleotide_input(text: str, seqs: list[dict]) -> bool:
@@ -111,26 +108,26 @@ def render(genome: dict | None, protein: dict | None, lang: str) -> list[str]:
     if not genome:
         return []
     n = genome["length"]
-    lines = [f"### {_t('genome', lang)} [T0]", "",
-             f"- {_t('topology', lang)}: {_t(genome['topology'], lang)}, {n} nt",
-             f"- {_t('is_cress', lang)}: {_t('yes_no', lang).get(genome['is_cress'], genome['is_cress'])}"]
+    lines = [f"### {T('genome', lang)} [T0]", "",
+             f"- {T('topology', lang)}: {T(genome['topology'], lang)}, {n} nt",
+             f"- {T('is_cress', lang)}: {T('yes_no', lang).get(genome['is_cress'], genome['is_cress'])}"]
     fam = genome.get("family")
     if fam:
         near = fam.get("nearest") or {}
         extra = f"; nearest {near.get('accession')} ({near.get('identity')})" if near.get("accession") else ""
-        lines.append(f"- {_t('family', lang)}: {fam.get('name')} (score {fam.get('score')}{extra})")
+        lines.append(f"- {T('family', lang)}: {fam.get('name')} (score {fam.get('score')}{extra})")
     if genome.get("organisation"):
-        lines.append(f"- {_t('organisation', lang)}: {_t(genome['organisation'], lang)}")
+        lines.append(f"- {T('organisation', lang)}: {T(genome['organisation'], lang)}")
     o = genome.get("origin")
     if o:
         strand = "+" if o["strand"] == 1 else "-"
-        lines.append(f"- {_t('origin', lang)}: " + _t("origin_fmt", lang).format(
+        lines.append(f"- {T('origin', lang)}: " + T("origin_fmt", lang).format(
             nona=o["nonanucleotide"], strand=strand, pos=o["start"] + 1, stem=o["stem_length"],
             loop=o["loop_length"], nick=o["nick_after"] + 1))
     else:
-        lines.append(f"- {_t('origin', lang)}: {_t('no_origin', lang)}")
-    roles = _t("roles", lang)
-    lines += ["", f"| {_t('role', lang)} | {_t('location', lang)} | {_t('length_aa', lang)} | {_t('rep_call', lang)} |",
+        lines.append(f"- {T('origin', lang)}: {T('no_origin', lang)}")
+    roles = T("roles", lang)
+    lines += ["", f"| {T('role', lang)} | {T('location', lang)} | {T('length_aa', lang)} | {T('rep_call', lang)} |",
               "|---|---|---|---|"]
     for g in genome["genes"]:
         call = (g.get("rep_call") or {}).get("call", "")
@@ -138,7 +135,7 @@ def render(genome: dict | None, protein: dict | None, lang: str) -> list[str]:
                                                   else "")
         lines.append(f"| {role} | {genbank_location(g, n)} | {g['protein_length']} | {call} |")
     if protein:
-        what = _t("rep_of" if protein.get("is_rep") else "longest_of", lang).format(id=genome["id"],
+        what = T("rep_of" if protein.get("is_rep") else "longest_of", lang).format(id=genome["id"],
                                                                                       loc=protein["location"])
-        lines += ["", _t("analysed", lang).format(what=what)]
+        lines += ["", T("analysed", lang).format(what=what)]
     return lines + [""]

@@ -18,6 +18,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from agent import prompts
 from agent.claims import apply_verdicts, check_answer
 from agent.compose import encoder_for
+from agent.i18n import in_language
 from agent.sentences import rank_sentences, select
 
 log = logging.getLogger(__name__)
@@ -95,5 +96,5 @@ def with_summary(report: dict, summary: dict[str, Any], lang: str) -> dict:
     report["data"]["summary"] = summary
     if summary.get("text"):
         head, _, rest = report["markdown"].partition("\n\n")
-        report["markdown"] = f"{head}\n\n{SUMMARY_HEADING.get(lang, SUMMARY_HEADING['en'])}\n\n{summary['text']}\n\n{rest}"
+        report["markdown"] = f"{head}\n\n{in_language(SUMMARY_HEADING, lang)}\n\n{summary['text']}\n\n{rest}"
     return report

@@ -32,8 +32,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.tools import BaseTool
 
 from agent.checkpoint import CheckpointerUnavailable, open_checkpointer
-from agent.citations import check_citations
-from agent.compose import closing_lines, compose_answer, encoder_for
+from agent.compose import compose_after_timeout
 from agent.context import Context, load_knowledge_base
 from agent.events import Citation, RunOverrides, RunResult, ToolResult, TraceEvent
 from agent.graph import build_graph
@@ -150,13 +149,16 @@ class AgentService:
         self.mode_info = {"mode": mode, **info}
         return mode
 
-    def _needs_no_model(self, overrides: RunOverrides) -> bool:
-        """Evidence mode, set or known without a probe (the embedded bundled model): no model is needed."""
+    def uses_model(self, overrides: RunOverrides | None = None) -> bool:
+        """False in evidence mode, set or known without a probe (``auto`` on the embedded server with the bundled
+        model): runs make no model calls, so the LLM server is neither started nor probed."""
+        overrides = overrides or RunOverrides()
         if self._chat_model is not None:
-            return overrides.mode == "evidence"
+            return overrides.mode != "evidence"
         configured = overrides.mode or self.settings.agent.mode
         llm = self.settings.llm
-        return configured == "evidence" or (configured == "auto" and llm.base_url is None and llm.gguf_path is None)
+        return not (configured == "evidence"
+                    or (configured == "auto" and llm.base_url is None and llm.gguf_path is None))
 
     def _context(self, model: BaseChatModel | None, overrides: RunOverrides, mode: str) -> Context:
         return Context(settings=self.settings, chat_model=model, knowledge_base=self._kb, tools=self.tools(),
@@ -181,7 +183,7 @@ class AgentService:
         if not isinstance(message, str) or not message.strip():
             raise ValueError("the message is empty")
         start = time.perf_counter()
-        if self._needs_no_model(overrides):
+        if not self.uses_model(overrides):
             model, mode = None, "evidence"  # no generation: the embedded server is not even started
         else:
             model = await self._model_for(overrides)  # first: no endpoint -> LLMUnavailable before anything starts
@@ -244,28 +246,10 @@ class AgentService:
 
     async def _finish_after_timeout(self, config: dict, latest: dict[str, Any]) -> dict[str, Any]:
         """The evidence composer's answer from what the run had gathered, stored as the turn's answer."""
-        values = dict(latest)
-        passages = values.get("context_passages") or [
-            p for p in values.get("passages", []) if (values.get("grades") or {}).get(p["chunk_id"])
-        ] or values.get("passages", [])[:3]
-        passages = passages[: self.settings.agent.max_context_passages]
-        refs = [(f"P{i}", p) for i, p in enumerate(passages, start=1)]
-        lang = values.get("language", "en")
-        tools = values.get("tool_results", [])
-        insufficient = not values.get("sufficient", False)
-        question = values.get("search_text") or values.get("question_text") or values.get("question", "")
-        encode = encoder_for(self.settings) if refs else None
-        answer, _ = await asyncio.to_thread(compose_answer, question, lang, refs, tools, values.get("mutations", []),
-                                            insufficient, values.get("missing", ""), encode)
-        answer, citations, invalid = check_citations(answer, dict(refs), {r["id"]: r for r in tools if r.get("ok")})
-        extra = closing_lines(lang, tools, insufficient, values.get("missing", ""), values.get("corrective"),
-                              bool(values.get("library_empty")), answer)
-        answer = "\n\n".join([answer, "\n".join(extra)]) if extra else answer
-        values.update(context_passages=passages, answer=answer, citations=citations, invalid_citations=invalid,
-                      used_fallback=True, insufficient_evidence=insufficient, answer_mode="fallback")
+        values = await asyncio.to_thread(compose_after_timeout, dict(latest), self.settings)
         try:
-            await self._graph.aupdate_state(config, {"messages": [AIMessage(content=answer)], "answer": answer},
-                                            as_node="verify")
+            await self._graph.aupdate_state(config, {"messages": [AIMessage(content=values["answer"])],
+                                                     "answer": values["answer"]}, as_node="verify")
         except Exception as exc:  # noqa: BLE001 - the answer is still returned
             log.warning("could not store the answer after a timeout: %s", exc)
         return values
@@ -331,8 +315,8 @@ class AgentService:
         """agentic mode: a model-written summary, every claim checked; otherwise the deterministic report."""
         from agent.report_summary import summarise, with_summary
 
-        if self.settings.agent.mode in ("evidence", "guarded"):
-            report["data"]["mode"] = self.settings.agent.mode
+        if self.settings.agent.mode == "guarded" or not self.uses_model():
+            report["data"]["mode"] = "guarded" if self.settings.agent.mode == "guarded" else "evidence"
             return report
         try:
             model = await self._model_for(RunOverrides())
@@ -370,6 +354,9 @@ class AgentService:
         return out
 
     async def _llm_ready(self) -> dict:
+        if not self.uses_model():
+            return {"ok": True, "detail": "not used: evidence mode composes answers without a model "
+                                          "(no LLM server is started)"}
         if self._chat_model is not None:
             return {"ok": True, "detail": f"injected model {_model_name(self._chat_model)}"}
         from agent.llm import LLMUnavailable, ensure_endpoint

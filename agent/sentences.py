@@ -26,13 +26,22 @@ _END_RE = re.compile(r"[.!?。！？][\"')\]]*$")
 _REF_RE = re.compile(r"\bdoi\b|doi\.org|\bPMID\b|^\(?\d{4}[a-z]?\)|\bet al\.,? \(?\d{4}|\bvol\.|\bpp\.", re.I)
 _AUTHORS_RE = re.compile(r"^(?:[A-Z][A-Za-z'\-]+ [A-Z]{1,3}[,.]\s*){2,}|\b[A-Z][a-z]+ [A-Z]{1,2}, [A-Z][a-z]+ [A-Z]{1,2}\b")
 _PRONOUN_START_RE = re.compile(r"^(?:It|Its|This|These|They|Their|Such|That|Those|Here|There)\b")
+_STRONG_RE = re.compile(r"(?<![\w*])(\*\*|__)(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+_EMPH_RE = re.compile(r"(?<![\w*`])([*`])(?=\S)([^*`\n]+?)(?<=\S)\1(?![\w*`])")
 _DOT = "\u2024"  # one-dot leader: stands in for an abbreviation's period while splitting
 MIN_CHARS = 25
 MAX_CHARS = 600
 
 
+def plain(text: str) -> str:
+    """Markdown inline emphasis and code marks removed (``**Motif III** carries`` -> ``Motif III carries``)."""
+    text = _STRONG_RE.sub(r"\2", text)
+    return _EMPH_RE.sub(r"\2", text)
+
+
 def blocks(text: str) -> list[str]:
-    """Paragraphs and list items of a passage, line wraps joined; headings and table rows dropped."""
+    """Paragraphs and list items of a passage, line wraps joined, inline emphasis removed; headings and table
+    rows dropped."""
     out: list[str] = []
     current: list[str] = []
 
@@ -51,7 +60,7 @@ def blocks(text: str) -> list[str]:
             s = _LIST_RE.sub("", s)
         current.append(s)
     flush()
-    return [re.sub(r"\s+", " ", b).strip() for b in out if b.strip()]
+    return [re.sub(r"\s+", " ", plain(b)).strip() for b in out if b.strip()]
 
 
 def whole_sentences(text: str) -> list[str]:
@@ -80,6 +89,8 @@ class Ranked:
     score: float
     cosine: float
     lexical: float
+    focus: str = ""
+    """The tool finding this sentence matched best ("" when it matched the question best)."""
 
 
 def lexical_overlap(terms: set[str], text: str) -> float:
@@ -95,25 +106,32 @@ def english_question(question: str) -> str:
 
 
 def rank_sentences(question: str, passages: Sequence[tuple[str, str]],
-                   encode: Callable[[list[str]], np.ndarray] | None) -> list[Ranked]:
+                   encode: Callable[[list[str]], np.ndarray] | None, focus: Sequence[str] = ()) -> list[Ranked]:
     """Every whole sentence of the passages ``(ref, text)``, scored against the question, best first.
 
+    ``focus``: further queries from what the tools found (e.g. "RCR motif III catalytic tyrosine" for a
+    mutation inside that motif); a sentence scores its best match over the question and these, so the passage
+    that explains a finding competes with the sentences that match the question's wording.
     ``encode`` returns normalised embeddings (None: lexical overlap only)."""
     items = [(ref, s) for ref, text in passages for s in whole_sentences(text)]
     if not items:
         return []
-    q = english_question(question)
-    terms = {t.lower()[:5] for t in question_terms(question) if len(t) > 2}
-    lex = np.array([lexical_overlap(terms, s) for _, s in items])
+    queries = [question, *(f for f in focus if f.strip())]
+    lex = np.array([[lexical_overlap({t.lower()[:5] for t in question_terms(q) if len(t) > 2}, s)
+                     for q in queries] for _, s in items])
     if encode is not None:
-        vecs = encode([q] + [s for _, s in items])
-        cos = np.clip(vecs[1:] @ vecs[0], 0.0, 1.0)
-        score = 0.65 * cos + 0.35 * lex
+        vecs = encode([english_question(q) for q in queries] + [s for _, s in items])
+        cos = np.clip(vecs[len(queries):] @ vecs[: len(queries)].T, 0.0, 1.0)
+        scores = 0.65 * cos + 0.35 * lex
     else:
-        cos = np.zeros(len(items))
-        score = lex
+        cos = np.zeros_like(lex)
+        scores = lex
+    best = np.argmax(scores, axis=1)  # per sentence: the query it matches best (ties: the question)
+    rows = np.arange(len(items))
+    score, cos, lex = scores[rows, best], cos[rows, best], lex[rows, best]
     order = np.argsort(-score, kind="stable")
-    return [Ranked(items[i][1], items[i][0], float(score[i]), float(cos[i]), float(lex[i])) for i in order]
+    return [Ranked(items[i][1], items[i][0], float(score[i]), float(cos[i]), float(lex[i]),
+                   "" if best[i] == 0 else queries[best[i]]) for i in order]
 
 
 def _norm_words(text: str) -> set[str]:

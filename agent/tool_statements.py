@@ -231,6 +231,20 @@ def mutated_motifs(results: list[dict[str, Any]], mutations: list[str]) -> list[
     return out
 
 
+_AA3_NAME = {aa3.lower(): name for aa3, name in AMINO.values()}
+
+
+def finding_queries(results: list[dict[str, Any]], mutations: list[str]) -> list[str]:
+    """What the tools found that the library should explain, as search/ranking queries: per found motif that
+    contains a named mutation, its name and role in words ("RCR motif III catalytic tyrosine")."""
+    out = []
+    for name in mutated_motifs(results, mutations):
+        base, role = _motif_name(name)
+        role = re.sub(r"\b[A-Za-z]{3}\b", lambda m: _AA3_NAME.get(m.group(0).lower(), m.group(0)), role)
+        out.append(f"{base} {role}".strip())
+    return out
+
+
 def tool_statements(results: list[dict[str, Any]], mutations: list[str], lang: str) -> list[str]:
     """One statement per successful tool result, joined where they meet (failed calls: ``error_line``)."""
     lines: list[str] = []

@@ -6,6 +6,10 @@
   (``extra_body={"thread_id": ...}`` with the openai client) or the ``X-Thread-Id`` header, the conversation is
   that stored thread's and earlier messages in the request are not replayed. The thread id comes back in the
   ``X-Thread-Id`` header and in ``bioagent.thread_id``.
+- ``system`` (and ``developer``) messages are the run's additional instructions (``RunOverrides.instructions``),
+  with or without ``thread_id``: in guarded and agentic modes they are added to the answer model's system prompt
+  after bioagent's own rules (cite only what was retrieved); evidence mode writes no text with a model, and the
+  ``answer`` step of the trace says that they were not used.
 - ``temperature``, ``top_p`` and ``max_tokens``/``max_completion_tokens`` become run overrides; ``overrides``
   (extra body field) sets the others (``max_rounds``, ``k``...). Other OpenAI parameters are ignored.
 - Non-streaming: a ``chat.completion`` whose ``bioagent`` field is the whole RunResult (citations, passages,
@@ -42,7 +46,7 @@ from agent.api.schemas import (
     ModelCard,
     ModelList,
 )
-from agent.events import RunResult
+from agent.events import INSTRUCTIONS_MAX_CHARS, RunOverrides, RunResult
 
 MODEL_ID = "bioagent"
 
@@ -85,6 +89,20 @@ def _pieces(text: str) -> list[str]:
     if cur:
         out.append(cur)
     return out
+
+
+def _with_instructions(body: ChatCompletionRequest, overrides: RunOverrides | None) -> RunOverrides | None:
+    """The request's ``system``/``developer`` messages become the run's ``instructions`` (added to the answer
+    model's system prompt in guarded and agentic modes), unless ``overrides.instructions`` is given."""
+    parts = [(i, m.text().strip()) for i, m in enumerate(body.messages) if m.role in ("system", "developer")]
+    text = "\n\n".join(t for _, t in parts if t)
+    if not text or (overrides is not None and overrides.instructions):
+        return overrides
+    if len(text) > INSTRUCTIONS_MAX_CHARS:
+        raise validation_error(["body", "messages", parts[-1][0], "content"],
+                               f"the system messages have {len(text)} characters in all; at most "
+                               f"{INSTRUCTIONS_MAX_CHARS} are accepted")
+    return (overrides or RunOverrides()).model_copy(update={"instructions": text})
 
 
 def _history(body: ChatCompletionRequest) -> list[BaseMessage]:
@@ -137,7 +155,7 @@ async def chat_completions(
         raise validation_error(["body", "messages", len(body.messages) - 1, "content"], "the question is empty")
     check_message(ctx, question, ["body", "messages", "content"])
     thread_id = body.thread_id or x_thread_id
-    overrides = body.run_overrides()
+    overrides = _with_instructions(body, body.run_overrides())
     model = body.model or MODEL_ID
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

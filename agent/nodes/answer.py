@@ -23,7 +23,7 @@ from agent.nodes.common import answer_passages, history
 from agent.nodes.grade import passage_relevance
 from agent.nodes.schemas import PassageEvidence
 from agent.state import State
-from agent.tool_statements import mutated_motifs
+from agent.tool_statements import finding_queries
 
 MIN_RELEVANCE = 3
 """agentic evidence step: passages scored below this (0-10) are left out of the answer prompt."""
@@ -43,6 +43,9 @@ def answer_prompt(state: State, ctx: Context, passages: list[tuple[str, dict]], 
     history dropped, then the last passages, never below one), and the passages it kept."""
     lang = state.language
     system = prompts.ANSWER_SYSTEM.format(language_rule=prompts.LANGUAGE_RULE.get(lang, "in English"))
+    instructions = (ctx.overrides.instructions or "").strip()
+    if instructions:  # the caller's system prompt (OpenAI API), after bioagent's own rules
+        system += prompts.USER_INSTRUCTIONS.format(instructions=instructions)
     hist = history(state)
     tools = state.tool_results  # failed calls are shown (fenced as not citable) so the model can say what failed
     if state.route == "direct" and not state.tool_results:
@@ -94,24 +97,23 @@ async def gather_evidence(runtime: Runtime[Context], state: State, passages: lis
     return [(f"P{i}", hit) for i, hit in enumerate(kept, start=1)]
 
 
-async def _motif_passages(state: State, ctx: Context, passages: list[tuple[str, dict]]
-                          ) -> tuple[list[tuple[str, dict]], list[str]]:
+async def _motif_passages(state: State, ctx: Context, passages: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     """Where tools and library meet: a named mutation inside a found motif brings the library's passages on
-    that motif (one search) and makes the motif part of what the sentences are ranked against."""
-    focus = mutated_motifs(state.tool_results, state.mutations)
+    that motif (one search); the composer ranks sentences against the motif too (``finding_queries``)."""
+    focus = finding_queries(state.tool_results, state.mutations)
     if not focus or state.library_empty:
-        return passages, focus
+        return passages
     try:
         kb = await ctx.get_kb()
-        hits = await asyncio.to_thread(kb.search, " ".join(focus) + " function", k=3)
+        hits = await asyncio.to_thread(kb.search, " ".join(focus), k=3)
     except Exception:  # noqa: BLE001 - the answer goes on with what retrieval found
-        return passages, focus
+        return passages
     have = {p["chunk_id"] for _, p in passages}
     extra = [h.model_dump() if hasattr(h, "model_dump") else dict(h) for h in hits]
     extra = [h for h in extra if h["chunk_id"] not in have][:2]
     merged = [p for _, p in passages] + extra
     note(motif_passages=[h["chunk_id"] for h in extra])
-    return [(f"P{i}", p) for i, p in enumerate(merged, start=1)], focus
+    return [(f"P{i}", p) for i, p in enumerate(merged, start=1)]
 
 
 @traced("answer")
@@ -130,12 +132,13 @@ async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         if state.route == "direct" and not state.tool_results:
             text, details = prompts.DIRECT_FALLBACK.get(lang, prompts.DIRECT_FALLBACK["en"]), {}
         else:
-            passages, focus = await _motif_passages(state, ctx, passages)
-            question = " ".join([state.search_text or state.question_text, *focus])
+            passages = await _motif_passages(state, ctx, passages)
             encode = encoder_for(ctx.settings) if passages else None
             text, details = await asyncio.to_thread(
-                compose_answer, question, lang, passages, state.tool_results, state.mutations, insufficient,
+                compose_answer, state.search_text or state.question_text, lang, passages, state.tool_results, state.mutations, insufficient,
                 state.missing, encode)
+        if (ctx.overrides.instructions or "").strip():
+            details["instructions"] = "not used: evidence mode composes the answer without a model"
         note(model="skipped (evidence mode): composed from the evidence", **details,
              passages=[{"ref": r, "chunk_id": p["chunk_id"], "title": p.get("title", "")} for r, p in passages])
         return {**out, "draft": text, "answer_mode": "evidence", "context_passages": [p for _, p in passages]}
@@ -151,6 +154,9 @@ async def answer(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         draft = message_text(msg.content)
     except Exception as exc:  # noqa: BLE001
         status = f"model unavailable ({error_line(exc)}); the evidence composer answers"
+    if (ctx.overrides.instructions or "").strip():
+        note(instructions=f"used: added to the answer's system prompt ({len(ctx.overrides.instructions.strip())} "
+                          "characters)")
     note(model=status, passages=[{"ref": r, "chunk_id": p["chunk_id"], "title": p.get("title", "")}
                                  for r, p in passages],
          tools=[r["id"] for r in state.tool_results], insufficient=insufficient, draft_chars=len(draft))

@@ -65,6 +65,32 @@ def test_sentences_are_chosen_for_the_question_and_deduplicated(encode):
         assert body in whole_sentences(dict(passages)[ref.rstrip("]")]["text"])
 
 
+def test_markdown_emphasis_does_not_hide_a_sentence():
+    text = "- **Motif III** carries the catalytic tyrosine, usually in the pattern `YxxK`.\n- *Motif II* is HUH."
+    assert whole_sentences(text) == ["Motif III carries the catalytic tyrosine, usually in the pattern YxxK."]
+    assert whole_sentences("Names like a_b_c and 2*3*4 stay as written here.") == [
+        "Names like a_b_c and 2*3*4 stay as written here."]
+
+
+def test_a_mutation_in_a_found_motif_brings_the_sentence_on_that_motif(encode):
+    """The tool found Y96 inside RCR motif III: the sentence on motif III's catalytic tyrosine is quoted, although
+    the question's own wording matches general Rep sentences better."""
+    q = "Is this protein a CRESS Rep, and what would the mutation Y96F do?"
+    general = {"chunk_id": "c5", "text": (
+        "CRESS-DNA virus Rep proteins are multifunctional: the protein nicks the origin and unwinds DNA. "
+        "Whether a protein is a CRESS Rep is decided from its motifs. "
+        "Rep proteins of CRESS viruses are encoded on the virion or complementary strand. "
+        "A mutation in a Rep protein can change the host range of the virus.")}
+    passages = [("P1", general), ("P2", MOTIFS)]
+    without, _ = compose_answer(q, "en", passages, [], [], False, "", encode, n_sentences=2)
+    assert "catalytic tyrosine that attacks" not in without  # the question alone does not bring it
+    text, details = compose_answer(q, "en", passages, [ANNOTATE], ["Y96F"], False, "", encode, n_sentences=2)
+    assert details["focus"] == ["RCR motif III catalytic tyrosine"]
+    assert ("- RCR motif III contains the catalytic tyrosine that attacks the phosphodiester bond at the nick "
+            "site. [P2]") in text.splitlines()
+    assert [s["focus"] for s in details["sentences"] if s["ref"] == "P2"] == ["RCR motif III catalytic tyrosine"]
+
+
 def test_a_mutation_inside_a_found_motif_is_joined_with_it():
     lines = tool_statements([ANNOTATE], ["Y96F"], "en")
     assert lines[0].startswith("The sequence is a CRESS-DNA virus Rep") and lines[0].endswith("[T1].")

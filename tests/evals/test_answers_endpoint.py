@@ -64,3 +64,47 @@ def test_cli_against_the_real_llama_cpp_server(llm_server, tmp_path, monkeypatch
         get_settings.cache_clear()
     assert res.exit_code == 0, res.output
     assert "on 3 items" in res.output and "BioBERT" in res.output and "78.0%" in res.output
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_cli_json_metrics_are_computed_over_the_questions_it_ran(llm_server, tmp_path, monkeypatch):
+    """`bioagent eval answers --endpoint URL --limit 3 --json` against the real llama.cpp server: the printed
+    accuracy and macro-F1 are those of the 3 questions run (recomputed with scikit-learn from the per-item gold and
+    predicted labels in the run's results.json, the gold labels those of the dataset)."""
+    import json
+
+    import mcp.client.stdio  # noqa: F401 - bound to the real stderr before CliRunner swaps it (MCP servers' errlog)
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from agent.cli import app
+    from agent.settings import get_settings
+
+    monkeypatch.setenv("BIOAGENT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BIOAGENT_LLM__MAX_TOKENS", "64")
+    get_settings.cache_clear()
+    try:
+        res = CliRunner().invoke(app, ["eval", "answers", "--endpoint", llm_server, "--data", str(PUBMEDQA),
+                                       "--limit", "3", "--mode", "guarded", "--json", "--no-progress",
+                                       "--out", str(tmp_path / "runs")])
+    finally:
+        get_settings.cache_clear()
+    assert res.exit_code == 0, res.output
+    printed = json.loads(res.stdout)
+    assert printed["run"]["dataset"]["items"] == 3
+    (name, m), = printed["metrics"].items()
+    assert m["items"] == 3 and m["errors"] == 0, m
+    assert sum(m["label_sources"].values()) == 3
+    assert sum(n for row in m["confusion"].values() for n in row.values()) == 3
+
+    rows = json.loads((Path(printed["run_dir"]) / "results.json").read_text())["configs"][name]["items"]
+    decisions = {(d := json.loads(ln))["pubid"]: d["final_decision"] for ln in PUBMEDQA.read_text().splitlines()}
+    assert len(rows) == 3 and all(not r.get("error") for r in rows)
+    gold = [r["label_gold"] for r in rows]
+    pred = [r["label_pred"] for r in rows]
+    assert gold == [decisions[r["id"]] for r in rows]  # the dataset's own labels
+    assert [m["confusion"][g][p] > 0 for g, p in zip(gold, pred)] == [True] * 3
+    assert m["accuracy"] == pytest.approx(accuracy_score(gold, pred))
+    assert m["macro_f1"] == pytest.approx(f1_score(gold, pred, labels=["yes", "no", "maybe"], average="macro",
+                                                   zero_division=0))
+    assert all(r["answer"].strip() for r in rows), "the real model answered every question"
