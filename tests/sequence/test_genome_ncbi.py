@@ -94,3 +94,13 @@ def test_annotated_anellovirus_is_not_cress():
     vp1 = next(g for g in rec["genes"] if (g["start"], g["end"]) == (588, 2901))
     assert vp1["rep_call"]["call"] == "no" and vp1["protein"] == _ncbi_cds(gb, "NP_817122.1").qualifiers[
         "translation"][0]
+
+
+def test_rep_less_variant_stem_loop_is_not_cress():
+    # Torque teno virus RefSeq NC_043414.1 (linear record, no CDS annotated) holds AAGTATTAC (the PCV2 variant) in a
+    # stem-loop; without a Rep only the consensus nonanucleotides of Rep-less components (DNA-B, satellites) count
+    from mcp_servers.sequence.genome.origin import find_origin
+
+    rec, gb = _annotate("NC_043414.1")
+    assert find_origin(str(gb.seq).upper(), False).nonanucleotide == "AAGTATTAC"
+    assert rec["is_cress"] == "no" and rec["origin"] is None and not _role(rec, "rep")

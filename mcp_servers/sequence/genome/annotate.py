@@ -34,6 +34,10 @@ def _inside(g: Gene, h: Gene, n: int) -> bool:
     return g.strand == h.strand and (g.start - h.start) % n + g.nt_length(n) <= h.nt_length(n)
 
 
+# Rep-less CRESS molecules (begomovirus DNA-B, nanovirus segments, satellites) carry these consensus nonanucleotides;
+# a variant alone, without a Rep, is not taken as CRESS evidence (the anellovirus NC_043414.1 has AAGTATTAC in a
+# stem-loop; bench/genome_ncbi_eval.py)
+COMPONENT_NONANUCLEOTIDES = {"TAATATTAC", "TAGTATTAC", "TATTATTAC"}
 DOMAIN_CUT = 0.8  # profile coverage below which a Rep ORF's HUH or SF3 domain counts as cut (then try splicing)
 
 
@@ -60,7 +64,7 @@ def _cut_exon(rec: GenomeRecord, gene: Gene, call: dict, upstream: bool):
     if "domains" not in call or (old is not None and old.get("profile_coverage", 1.0) >= DOMAIN_CUT):
         return None
     splice = splice_upstream if upstream else splice_rep
-    spliced = splice(rec.sequence, rec.circular, gene, call_reps)
+    spliced = splice(rec.sequence, rec.circular, gene, call_reps, min_coverage=DOMAIN_CUT)
     new = _domain(spliced[1], name) if spliced is not None else None
     if new is None or new.get("profile_coverage", 0.0) < DOMAIN_CUT:
         return None  # the splice must complete the cut domain
@@ -173,7 +177,7 @@ def annotate_record(rec: GenomeRecord) -> dict:
     out_genes.sort(key=lambda d: (d["start"], d["strand"]))
     if rep is not None and rep_call.get("call") == "yes":
         is_cress = "yes"
-    elif rep is not None or (origin is not None and origin.known):
+    elif rep is not None or (origin is not None and origin.nonanucleotide in COMPONENT_NONANUCLEOTIDES):
         is_cress = "partial"
     else:
         is_cress = "no"

@@ -106,14 +106,22 @@ def _candidates(text: str, a_len: int, frames=(1, 2)) -> list[tuple[float, int, 
     return out
 
 
-def splice_rep(seq: str, circular: bool, gene: Gene, call_reps, tries: int = 12) -> tuple[Gene, dict] | None:
-    """(spliced Rep gene, its Rep call) when a spliced reading of `gene` is a complete Rep, else None. The
-    `tries` best-scoring splices go to the Rep caller (`call_reps`, one batch); the best-scoring complete Rep wins."""
+def _complete(call: dict, min_coverage: float) -> bool:
+    """A `yes` call whose reported domains (profile caller) each cover at least `min_coverage` of their profile."""
+    return call.get("call") == "yes" and all(d.get("profile_coverage", 1.0) >= min_coverage
+                                             for d in call.get("domains") or [])
+
+
+def splice_rep(seq: str, circular: bool, gene: Gene, call_reps, tries: int = 24,
+               min_coverage: float = 0.0) -> tuple[Gene, dict] | None:
+    """(spliced Rep gene, its Rep call) when a spliced reading of `gene` is a complete Rep (each domain covering
+    at least `min_coverage` of its profile), else None. The `tries` best-scoring splices go to the Rep caller
+    (`call_reps`, one batch); the best-scoring complete Rep wins."""
     text, a_len = _transcript(seq, circular, gene)
-    cands = _candidates(text, a_len)[:tries]
+    cands = _candidates(text, a_len, frames=(0, 1, 2))[:tries]
     calls = call_reps([(f"splice{k}", c[4]) for k, c in enumerate(cands)], with_family=False)
     for (_, d, a, s1, prot), call in zip(cands, calls):
-        if call.get("call") != "yes":
+        if not _complete(call, min_coverage):
             continue
         call = call_reps([("spliced", prot)])[0]  # with the family
         n = len(seq)
@@ -163,15 +171,17 @@ def _upstream_candidates(text: str, off: int) -> list[tuple[float, int, int, int
     return out
 
 
-def splice_upstream(seq: str, circular: bool, gene: Gene, call_reps, tries: int = 12) -> tuple[Gene, dict] | None:
+def splice_upstream(seq: str, circular: bool, gene: Gene, call_reps, tries: int = 24,
+                    min_coverage: float = 0.0) -> tuple[Gene, dict] | None:
     """(spliced Rep gene, its call) when an N-terminal exon upstream of `gene` (a Rep ORF whose endonuclease domain
-    is missing or cut at its N-terminus), joined GT..AG to it, gives a complete Rep; else None."""
+    is missing or cut at its N-terminus), joined GT..AG to it, gives a complete Rep (as in `splice_rep`); else
+    None."""
     text, off, anchor = _upstream_text(seq, circular, gene)
     cands = _upstream_candidates(text, off)[:tries]
     calls = call_reps([(f"upstream{k}", c[5]) for k, c in enumerate(cands)], with_family=False)
     n = len(seq)
     for (_, p, d, a, s1, prot), call in zip(cands, calls):
-        if call.get("call") != "yes":
+        if not _complete(call, min_coverage):
             continue
         spans = [(p, p + d), (p + a + 1, p + s1 + 3)]  # transcript order
         if gene.strand == 1:
