@@ -104,3 +104,24 @@ def test_rep_less_variant_stem_loop_is_not_cress():
     rec, gb = _annotate("NC_043414.1")
     assert find_origin(str(gb.seq).upper(), False).nonanucleotide == "AAGTATTAC"
     assert rec["is_cress"] == "no" and rec["origin"] is None and not _role(rec, "rep")
+
+
+def test_ncbi_eval_bench_compares_exons(tmp_path, capsys):
+    """bench/genome_ncbi_eval.py (the per-family NCBI comparison in docs/sequence.md) on two of these records."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "genome_ncbi_eval.py"
+    spec = importlib.util.spec_from_file_location("genome_ncbi_eval", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "rows.json"
+    files = [str(GENOMES / f"{a}.gbk") for a in ("NC_023870.1", "NC_038414.1", "NC_002076.2")]
+    assert mod.main(files + ["--json", str(out)]) == 0
+    rows = {r["id"]: r for r in json.loads(out.read_text())}
+    assert rows["NC_023870.1"]["rep"] == "exact" and rows["NC_023870.1"]["ncbi_spliced"]
+    assert rows["NC_023870.1"]["origin"] == rows["NC_023870.1"]["ncbi_nonanucleotide"] == "TAATATTAT"
+    assert rows["NC_038414.1"]["rep"] == "exact"
+    assert rows["NC_002076.2"]["rep"] == "no NCBI Rep" and rows["NC_002076.2"]["is_cress"] == "no"
+    assert "| NC_023870 | 1 |" in capsys.readouterr().out  # one row per input file

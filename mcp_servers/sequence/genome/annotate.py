@@ -34,10 +34,11 @@ def _inside(g: Gene, h: Gene, n: int) -> bool:
     return g.strand == h.strand and (g.start - h.start) % n + g.nt_length(n) <= h.nt_length(n)
 
 
-# Rep-less CRESS molecules (begomovirus DNA-B, nanovirus segments, satellites) carry these consensus nonanucleotides;
-# a variant alone, without a Rep, is not taken as CRESS evidence (the anellovirus NC_043414.1 has AAGTATTAC in a
+# Without a Rep, only a family-wide nonanucleotide is CRESS evidence (Rep-less components such as begomovirus DNA-B,
+# nanovirus segments and satellites carry the first three; TAATATTAT genomoviruses, TAGTGTTAC smacoviruses, as NCBI
+# annotates them); a single-virus variant alone is not (the anellovirus NC_043414.1 has PCV2's AAGTATTAC in a
 # stem-loop; bench/genome_ncbi_eval.py)
-COMPONENT_NONANUCLEOTIDES = {"TAATATTAC", "TAGTATTAC", "TATTATTAC"}
+COMPONENT_NONANUCLEOTIDES = {"TAATATTAC", "TAGTATTAC", "TATTATTAC", "TAATATTAT", "TAGTGTTAC"}
 DOMAIN_CUT = 0.8  # profile coverage below which a Rep ORF's HUH or SF3 domain counts as cut (then try splicing)
 
 
