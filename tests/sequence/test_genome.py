@@ -173,10 +173,20 @@ def test_capsid(name, span, strand):
         assert rec["organisation"] == "ambisense"
 
 
-@pytest.mark.parametrize("name", ["NC_001422.1.gbk", "pBAD30.gb", "AB000048.gb", "NC_001401.2.fna"])
+@pytest.mark.parametrize("name", ["NC_001422.1.gbk", "pBAD30.gb", "AB000048.gb", "NC_001401.2.fna",
+                                  "NC_015783.1.gbk"])
 def test_negatives(name):
     rec = _one(_text(name))
     assert rec["is_cress"] == "no" and not _role(rec, "rep") and rec["origin"] is None and rec["family"] is None
+
+
+def test_anellovirus_is_circular_and_not_cress():
+    # Torque teno virus NC_015783.1 (Anelloviridae, 3725 nt, circular per its LOCUS line): an ssDNA circle whose
+    # ORF1 (the capsid, ~650 aa) must not be taken for a Rep; RefSeq annotates no CDS, so the ORF is checked by size
+    rec = _one(_text("NC_015783.1.gbk"))
+    assert rec["topology"] == "circular" and rec["length"] == 3725
+    orf1 = max(rec["genes"], key=lambda g: g["protein_length"])
+    assert orf1["protein_length"] > 600 and orf1["rep_call"]["call"] == "no"
 
 
 def test_phix_gene_a_crosses_origin():

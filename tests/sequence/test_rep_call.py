@@ -172,6 +172,16 @@ def test_hard_negatives_are_no():
         assert a["call"] == "no", (h, a)
 
 
+def test_negative_controls_are_no():
+    """Issue #13 controls (sources in SOURCE.md): parvovirus NS1 (FPV, B19), IS200/IS605 TnpA, Ras P-loop GTPases."""
+    recs = _fasta("rep_negative_controls.faa")
+    kinds = {h.split()[1] for h, _ in recs}
+    assert kinds == {"parvo_ns1", "is200_tnpa", "ras"}
+    for (h, _), a in zip(recs, call_reps([(h.split()[0], s) for h, s in recs])):
+        assert a["call"] == "no" and not a["is_rep"] and a["family"] is None, (h, a["call"], a["reason"])
+        assert a["confidence"] >= 0.9, (h, a["confidence"])
+
+
 def test_classify_rep(pcv2_rep):
     fam = classify_rep(pcv2_rep)
     assert fam["name"] == "Circoviridae" and fam["genus"] == "Circovirus"

@@ -57,6 +57,12 @@ async def _exercise(session: ClientSession, pcv2_rep: str) -> None:
     assert pcv2["is_rep"] and pcv2["confidence"] >= 0.9 and pcv2["reason"] and pcv2["reasons"] == [pcv2["reason"]]
     assert pcv2["family"]["name"] == "Circoviridae" and pcv2["family"]["nearest"]["identity"] > 0.9
     assert {m["motif"] for m in pcv2["motifs"]} >= {"motif_II", "walker_A"}
+    controls = _payload(await session.call_tool(
+        "annotate_rep", {"sequence": (SEQ_DATA / "rep_negative_controls.faa").read_text()}))["records"]
+    assert len(controls) == 6 and {r["call"] for r in controls} == {"no"}  # NS1, IS200 TnpA, Ras
+    ttv = _payload(await session.call_tool(
+        "annotate_genome", {"sequence": (SEQ_DATA / "genomes/NC_015783.1.gbk").read_text()}))["records"][0]
+    assert ttv["is_cress"] == "no" and ttv["origin"] is None and not [g for g in ttv["genes"] if g["role"] == "rep"]
     msv = (SEQ_DATA / "rep_proteins.faa").read_text().split(">Q91MF7.1")[1].split(">")[0]
     repa = _payload(await session.call_tool("annotate_rep", {"sequence": ">Q91MF7.1" + msv}))["records"][0]
     assert repa["call"] == "huh_only" and "RepA" in repa["reason"]

@@ -13,7 +13,7 @@ from .genes import Gene, find_genes
 from .origin import find_origin
 from .records import GenomeRecord, read_genomes
 from .rep_adapter import BACKEND, call_reps, rank
-from .splicing import splice_rep
+from .splicing import splice_rep, splice_upstream
 
 EDGE_NT = 3
 
@@ -34,6 +34,14 @@ def _inside(g: Gene, h: Gene, n: int) -> bool:
     return g.strand == h.strand and (g.start - h.start) % n + g.nt_length(n) <= h.nt_length(n)
 
 
+# Without a Rep, only a family-wide nonanucleotide is CRESS evidence (Rep-less components such as begomovirus DNA-B,
+# nanovirus segments and satellites carry the first three; TAATATTAT genomoviruses, TAGTGTTAC smacoviruses, as NCBI
+# annotates them); a single-virus variant alone is not (the anellovirus NC_043414.1 has PCV2's AAGTATTAC in a
+# stem-loop; bench/genome_ncbi_eval.py)
+COMPONENT_NONANUCLEOTIDES = {"TAATATTAC", "TAGTATTAC", "TATTATTAC", "TAATATTAT", "TAGTGTTAC"}
+DOMAIN_CUT = 0.8  # profile coverage below which a Rep ORF's HUH or SF3 domain counts as cut (then try splicing)
+
+
 def _gene_dict(g: Gene, n: int, role: str, product: str, call: dict | None) -> dict:
     return {
         "role": role, "product": product, "start": g.start, "end": g.end, "strand": g.strand,
@@ -41,6 +49,27 @@ def _gene_dict(g: Gene, n: int, role: str, product: str, call: dict | None) -> d
         "wraps_origin": g.wraps, "nt_length": g.nt_length(n), "finder": g.finder, "start_codon": g.start_codon,
         "notes": g.notes, "protein": g.protein,
     }
+
+
+def _domain(call: dict, name: str) -> dict | None:
+    return next((d for d in call.get("domains") or [] if d.get("domain") == name), None)
+
+
+def _cut_exon(rec: GenomeRecord, gene: Gene, call: dict, upstream: bool):
+    """(spliced gene, call) when `gene` is a Rep ORF whose endonuclease (upstream=True) or helicase domain is
+    missing or cut (profile coverage < DOMAIN_CUT) and a spliced reading (an N-terminal exon in front of it, or a
+    helicase exon after it) is a complete Rep with a stronger such domain (cyclovirus, genomovirus Reps); else
+    None. Only with the profile caller, which reports domains."""
+    name = "HUH endonuclease" if upstream else "SF3 helicase"
+    old = _domain(call, name)
+    if "domains" not in call or (old is not None and old.get("profile_coverage", 1.0) >= DOMAIN_CUT):
+        return None
+    splice = splice_upstream if upstream else splice_rep
+    spliced = splice(rec.sequence, rec.circular, gene, call_reps, min_coverage=DOMAIN_CUT)
+    new = _domain(spliced[1], name) if spliced is not None else None
+    if new is None or new.get("profile_coverage", 0.0) < DOMAIN_CUT:
+        return None  # the splice must complete the cut domain
+    return spliced if old is None or new["score"] > old["score"] else None
 
 
 def _pick_rep(rec: GenomeRecord, genes: list[Gene], calls: dict[int, dict]):
@@ -51,14 +80,23 @@ def _pick_rep(rec: GenomeRecord, genes: list[Gene], calls: dict[int, dict]):
         return None, None, None, []
     top = calls[order[0]]
     if top.get("call") == "yes":
-        return genes[order[0]], top, None, []
-    # no complete Rep: try a spliced reading of each endonuclease-only ORF
+        gene = genes[order[0]]
+        spliced = _cut_exon(rec, gene, top, upstream=True)
+        if spliced is not None:
+            return spliced[0], spliced[1], None, []
+        spliced = _cut_exon(rec, gene, top, upstream=False)  # a RepA-like ORF that reaches into the helicase
+        return (spliced[0], spliced[1], gene, []) if spliced is not None else (gene, top, None, [])
+    # no complete Rep: try a spliced reading of each endonuclease-only ORF, then an N-terminal exon in front of an
+    # ORF that has the helicase but not the endonuclease
     for i in order:
         if calls[i].get("call") not in ("partial", "huh_only"):
             break
         spliced = splice_rep(seq, circ, genes[i], call_reps)
         if spliced is not None:
             return spliced[0], spliced[1], genes[i], []
+        spliced = _cut_exon(rec, genes[i], calls[i], upstream=True)
+        if spliced is not None:
+            return spliced[0], spliced[1], None, []
     if top.get("call") == "partial":
         g = genes[order[0]]
         if not circ and _touches_edge(g, n):
@@ -140,7 +178,7 @@ def annotate_record(rec: GenomeRecord) -> dict:
     out_genes.sort(key=lambda d: (d["start"], d["strand"]))
     if rep is not None and rep_call.get("call") == "yes":
         is_cress = "yes"
-    elif rep is not None or (origin is not None and origin.known):
+    elif rep is not None or (origin is not None and origin.nonanucleotide in COMPONENT_NONANUCLEOTIDES):
         is_cress = "partial"
     else:
         is_cress = "no"

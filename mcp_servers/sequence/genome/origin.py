@@ -37,6 +37,9 @@ NONANUCLEOTIDES: dict[str, str] = {
     "TAATATTAT": "genomoviruses (variant)",
     "TAACATTAT": "genomoviruses (variant)",
     "TAATACTAT": "cycloviruses (variant)",
+    # NCBI NC_040336.1 (stem_loop join(2538..2546,1..22)); the stem-loop nonanucleotide of 17 of the 51 NCBI
+    # smacovirus genomes of github.com/abelardoacm/ssDNA_viral_pangenomics (bench/genome_ncbi_eval.py)
+    "TAGTGTTAC": "smacoviruses",
 }
 PRIORITY = {k: len(NONANUCLEOTIDES) - i for i, k in enumerate(NONANUCLEOTIDES)}
 GENERIC = re.compile(r"(?=(.A.TA.TA.))")
