@@ -41,7 +41,7 @@ class PaperMeta:
 
 def clean_doi(doi: str) -> str:
     doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", doi.strip(), flags=re.I)
-    doi = doi.rstrip(".,;:)]}>'\"")
+    doi = re.sub(r"/-/DC\w*$", "", doi.rstrip(".,;:)]}>'\""))  # PNAS supplement links: doi:10.1073/pnas.X/-/DCSupplemental
     if doi.count("(") < doi.count(")"):
         doi = doi.rstrip(")")
     return doi
@@ -88,6 +88,7 @@ def _authors_from_page(page: Page, title: list[Line]) -> list[str]:
             break
         for part in re.split(r"[\d∗*†‡§¶#]+(?:\s*,\s*\d+)*\s*\*?|,|\band\b|&|;", text):
             part = re.sub(r"\s+", " ", part).strip(" .")
+            part = re.sub(r"^([a-z]\s+)+|(\s+[a-z])+$", "", part)  # affiliation letters: "Bashor a", "b Gagne"
             words = part.split()
             if 2 <= len(words) <= 5 and all(w[0].isupper() for w in words if w[0].isalpha()):
                 names.append(part)
