@@ -41,7 +41,8 @@ class PaperMeta:
 
 def clean_doi(doi: str) -> str:
     doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", doi.strip(), flags=re.I)
-    doi = re.sub(r"/-/DC\w*$", "", doi.rstrip(".,;:)]}>'\""))  # PNAS supplement links: doi:10.1073/pnas.X/-/DCSupplemental
+    # PNAS supplement links: "doi:10.1073/pnas.2105253118/-/DCSupplemental" is the article's DOI plus a suffix
+    doi = re.sub(r"/-/DC\w*$", "", doi.rstrip(".,;:)]}>'\""))
     if doi.count("(") < doi.count(")"):
         doi = doi.rstrip(")")
     return doi
