@@ -263,3 +263,9 @@ def test_bold_author_line_is_not_a_section_heading(papers):
     sections = {b.section for b in papers["wilson2016_msystems"].blocks}
     assert not any(s and "Connor" in s for s in sections)
     assert "RESULTS" in sections
+
+
+def test_journal_logo_in_title_type_is_not_the_title_run(papers):
+    # MDPI sets the journal name "viruses" as large as the title above it; the authors follow the real title
+    x = papers["tillis2022_viruses"]
+    assert x.meta.authors[:2] == ["Steven B. Tillis", "Jillian M. Josimovich"]

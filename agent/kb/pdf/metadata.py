@@ -69,12 +69,13 @@ def title_lines(page: Page) -> list[Line]:
         return []  # nothing set larger than the running text: no typeset title on this page
     chosen = [ln for ln in cands if abs(ln.size - big) <= max(0.6, 0.08 * big)]  # italic names: other font box
     chosen.sort(key=lambda ln: ln.top)
-    out = [chosen[0]]
-    for ln in chosen[1:]:  # the first run of large lines, stopping at a big vertical jump
-        if ln.top - out[-1].bottom > 2.0 * big:
-            break
-        out.append(ln)
-    return out
+    runs = [[chosen[0]]]
+    for ln in chosen[1:]:  # runs of large lines, split at big vertical jumps
+        if ln.top - runs[-1][-1].bottom > 2.0 * big:
+            runs.append([])
+        runs[-1].append(ln)
+    # the first run that reads like a title: a journal logo set as large ("viruses", MDPI) is one word
+    return next((r for r in runs if len(" ".join(ln.text for ln in r).split()) >= 3), runs[0])
 
 
 def _authors_from_page(page: Page, title: list[Line]) -> list[str]:
