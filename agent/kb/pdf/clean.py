@@ -48,6 +48,7 @@ COMPOUND_TAILS = {
     "derived", "mediated", "free", "wide", "term", "scale", "fold", "length", "rich", "binding", "containing",
     "positive", "negative", "resistant", "sensitive", "infected", "treated", "coated", "level", "stranded",
     "terminal", "selective", "bound", "linked", "labeled", "labelled", "old", "sectional", "up", "out", "known",
+    "borne", "access",
 }
 COMPOUND_HEADS = {"non", "self", "well", "cross", "wild", "full", "half", "long", "short", "high", "low"}
 
@@ -137,8 +138,9 @@ def is_heading(ln: Line, body_size: float) -> bool:
     if REF_HEADING_RE.match(text) or HEADING_RE.match(text):
         return True
     words = text.split()
-    if ln.size > 1.4 * body_size or len(words) > 9 or text.endswith((".", ",", ";")) or CELL_SEP in text:
-        return False  # title-sized type, or running text
+    if ln.size > 1.4 * body_size or len(words) > 9 or text.endswith((".", ",", ";")) or CELL_SEP in text \
+            or text.count(",") >= 2:
+        return False  # title-sized type, running text, or a list (a bold line of author names)
     if NUMBERED_HEADING_RE.match(text) and ln.size >= body_size - 0.3:
         return True
     return (ln.bold and 1 <= len(words) <= 8 and len(text) <= 70 and text[0].isupper()

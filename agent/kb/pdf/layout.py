@@ -9,6 +9,7 @@ text (margin watermarks) is dropped unless most of the page is rotated.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class Box:
 @dataclass
 class Word(Box):
     bold: bool = False
+    base: float = 0.0  # the baseline (points, top-down): words of one printed line share it
 
     @property
     def center(self) -> float:
@@ -61,16 +63,17 @@ class Page:
 
 
 def _chars(textpage, height: float):
-    """(char, x0, x1, top, bottom, size, bold, upright) per character; generated spaces/line breaks too."""
+    """(char, x0, x1, top, bottom, size, bold, upright, baseline) per character; generated spaces too."""
     raw = textpage.raw
     n = pdfium_c.FPDFText_CountChars(raw)
+    ox, oy = ctypes.c_double(), ctypes.c_double()
     for i in range(n):
         ch = chr(pdfium_c.FPDFText_GetUnicode(raw, i))
         if pdfium_c.FPDFText_IsGenerated(raw, i) and ch == " ":
-            yield ("\x00", 0, 0, 0, 0, 0, False, True)  # pdfium's guessed space: kept only if there is a gap
+            yield ("\x00", 0, 0, 0, 0, 0, False, True, 0)  # pdfium's guessed space: kept only if there is a gap
             continue
         if ch in " \r\n\t":
-            yield (" ", 0, 0, 0, 0, 0, False, True)
+            yield (" ", 0, 0, 0, 0, 0, False, True, 0)
             continue
         _tl, bottom, _tr, top = textpage.get_charbox(i)
         left, lb, right, lt = textpage.get_charbox(i, loose=True)  # the font's box: its height is the type size
@@ -78,7 +81,9 @@ def _chars(textpage, height: float):
         upright = angle < 0 or min(abs(angle), abs(angle - 2 * math.pi)) < 0.1
         size = round(abs(lt - lb), 1) if upright else round(abs(right - left), 1)
         weight = pdfium_c.FPDFText_GetFontWeight(raw, i)
-        yield (ch, left, right, height - top, height - bottom, size, weight >= 600, upright)
+        base = height - oy.value if pdfium_c.FPDFText_GetCharOrigin(raw, i, ctypes.byref(ox), ctypes.byref(oy)) \
+            else height - bottom
+        yield (ch, left, right, height - top, height - bottom, size, weight >= 600, upright, base)
 
 
 def _words(textpage, height: float) -> list[Word]:
@@ -91,10 +96,12 @@ def _words(textpage, height: float) -> list[Word]:
             return
         text = "".join(LIGATURES.get(c[0], "•" if "\ue000" <= c[0] <= "\uf8ff" else c[0]) for c in cur).strip()
         if text:
-            sizes = [c[5] for c in cur if c[5] > 0]
+            # the word's baseline is the one most of its characters sit on ("16°C", "2To"), its size theirs
+            base = statistics.mode(round(c[8] * 2) / 2 for c in cur)
+            sizes = [c[5] for c in cur if c[5] > 0 and abs(c[8] - base) <= 0.5] or [c[5] for c in cur if c[5] > 0]
             w = Word(text, min(c[1] for c in cur), max(c[2] for c in cur), min(c[3] for c in cur),
                      max(c[4] for c in cur), statistics.median(sizes) if sizes else 0.0,
-                     sum(c[6] for c in cur) > len(cur) / 2)
+                     sum(c[6] for c in cur) > len(cur) / 2, base)
             (words if cur[0][7] else rotated).append(w)
         cur.clear()
 
@@ -110,7 +117,8 @@ def _words(textpage, height: float) -> list[Word]:
             prev = cur[-1]
             size = max(c[5], prev[5], 1.0)
             gap = c[1] - prev[2]
-            if c[7] != prev[7] or abs((c[3] + c[4]) - (prev[3] + prev[4])) / 2 > 0.6 * size \
+            superscript = c[5] < 0.85 * prev[5] and prev[8] - c[8] > 0.2 * prev[5]  # "Bashor" + "a,1"
+            if c[7] != prev[7] or abs((c[3] + c[4]) - (prev[3] + prev[4])) / 2 > 0.6 * size or superscript \
                     or gap > 0.2 * size or (guessed and gap > 0.04 * size) or c[2] < prev[1] - 0.5 * size:
                 flush()
         guessed = False
@@ -143,20 +151,67 @@ def _candidate_gutter(words: list[Word], width: float) -> float | None:
     return (a + b) / 2
 
 
-def _rows(words: list[Word]) -> list[list[Word]]:
-    """Words grouped by baseline (vertical centres within half a font size), each row sorted by x."""
-    rows: list[list[Word]] = []
-    for w in sorted(words, key=lambda w: (w.center, w.x0)):
-        if rows:
-            row = rows[-1]
-            top = statistics.median(x.top for x in row)
-            bottom = statistics.median(x.bottom for x in row)
-            overlap = min(bottom, w.bottom) - max(top, w.top)
-            if overlap >= 0.5 * max(min(bottom - top, w.bottom - w.top), 0.1):
-                row.append(w)
+def _attach_drop_caps(words: list[Word]) -> list[Word]:
+    """A paragraph's initial set large over two or three lines (PNAS: "C" + "ross-species") is glued to the
+    first word of the first line it stands beside."""
+    if not words:
+        return words
+    body = statistics.median(w.size for w in words)
+    out = []
+    for cap in words:
+        if len(cap.text) == 1 and cap.text.isupper() and cap.size >= 1.8 * body:
+            nxt = [w for w in words if w is not cap and 0 <= w.x0 - cap.x1 <= 2 * w.size
+                   and cap.top - 0.5 * w.size <= w.top <= cap.top + w.size and w.size < 0.7 * cap.size]
+            if nxt:
+                first = min(nxt, key=lambda w: (w.top, w.x0))
+                first.text, first.x0 = cap.text + first.text, cap.x0
                 continue
-        rows.append([w])
-    return [sorted(r, key=lambda w: w.x0) for r in rows]
+        out.append(cap)
+    return out
+
+
+def _rows(words: list[Word]) -> list[list[Word]]:
+    """Words grouped into printed lines, each row sorted by x: words of one type size that share a baseline
+    (within a third of the size; the last few rows are candidates, as lines of two columns with offset
+    baselines interleave), then rows of smaller type (superscripts, subscripts) joined to the nearest line
+    whose box holds their baseline."""
+    words = _attach_drop_caps(words)
+    rows: list[list[Word]] = []
+    for w in sorted(words, key=lambda w: (w.base, w.x0)):
+        best, best_d = None, None
+        for row in rows[-4:]:
+            d = abs(w.base - statistics.median(x.base for x in row))
+            big = max(max(x.size for x in row), w.size, 1.0)
+            same_size = min(w.size, max(x.size for x in row)) >= 0.85 * big
+            top, base = statistics.median(x.top for x in row), statistics.median(x.base for x in row)
+            overlap = (min(base, w.base) - max(top, w.top)) / max(min(base - top, w.base - w.top), 0.1)  # x-heights
+            if (d <= 0.15 * big or (d <= 0.33 * big and (same_size or overlap >= 0.7))) \
+                    and (best_d is None or d < best_d):
+                best, best_d = row, d
+        if best is not None:
+            best.append(w)
+        else:
+            rows.append([w])
+    # (size, baseline, top, x0, x1) of each row; a word set in another size moves to a bigger row nearby
+    info = [(max(x.size for x in r), statistics.median(x.base for x in r), min(x.top for x in r),
+             min(x.x0 for x in r), max(x.x1 for x in r)) for r in rows]
+    out = [list(r) for r in rows]
+    for i, r in enumerate(rows):
+        for w in r:
+            best, best_d = None, None
+            for j in range(max(0, i - 4), min(len(rows), i + 5)):
+                s2, b2, t2, a2, z2 = info[j]
+                same_base = abs(w.base - b2) <= 0.33 * s2
+                script = w.size < s2 and t2 - 0.1 * s2 <= w.base <= b2 + 0.4 * s2
+                if j == i or len(rows[j]) <= len(r) or 0.85 * s2 <= w.size <= s2 / 0.85 \
+                        or not (same_base or script) or w.x0 < a2 - 2 * s2 or w.x1 > z2 + 2 * s2:
+                    continue
+                if best_d is None or abs(w.base - b2) < best_d:
+                    best, best_d = j, abs(w.base - b2)
+            if best is not None:  # a superscript, subscript or symbol of another font size joins its line
+                out[i].remove(w)
+                out[best].append(w)
+    return [sorted(r, key=lambda w: w.x0) for r in out if r]
 
 
 def _line(row: list[Word], page: int, column: str) -> Line:
@@ -188,6 +243,12 @@ def _split_row(row: list[Word], gx: float, width: float) -> tuple[list[Word], li
     return (row, [], []) if mid < gx else ([], row, [])
 
 
+def _cells(row: list[Word]) -> bool:
+    """Does the row have a gap as wide as a table's between two cells (what _line marks with CELL_SEP)?"""
+    body = statistics.median(w.size for w in row)
+    return any(b.x0 - a.x1 > 2.5 * max(body, 1.0) for a, b in zip(row, row[1:]))
+
+
 def page_lines(words: list[Word], width: float, number: int) -> tuple[list[Line], bool]:
     """The page's lines in reading order and whether it was read as two columns."""
     rows = _rows(words)
@@ -195,6 +256,11 @@ def page_lines(words: list[Word], width: float, number: int) -> tuple[list[Line]
     if gx is not None:
         total = sum(len(w.text) for w in words) or 1
         parts = [_split_row(r, gx, width) for r in rows]
+        # a table printed across both columns: its rows have cell gaps on both sides of the gutter
+        spanning = [i for i, p in enumerate(parts) if p[0] and p[1] and _cells(p[0]) and _cells(p[1])]
+        if len(spanning) >= 3:
+            for i in spanning:
+                parts[i] = ([], [], rows[i])
         lchars = sum(len(w.text) for p in parts for w in p[0])
         rchars = sum(len(w.text) for p in parts for w in p[1])
         xchars = sum(len(w.text) for p in parts for w in p[2])

@@ -41,7 +41,8 @@ class PaperMeta:
 
 def clean_doi(doi: str) -> str:
     doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", doi.strip(), flags=re.I)
-    doi = doi.rstrip(".,;:)]}>'\"")
+    # PNAS supplement links: "doi:10.1073/pnas.2105253118/-/DCSupplemental" is the article's DOI plus a suffix
+    doi = re.sub(r"/-/DC\w*$", "", doi.rstrip(".,;:)]}>'\""))
     if doi.count("(") < doi.count(")"):
         doi = doi.rstrip(")")
     return doi
@@ -68,12 +69,13 @@ def title_lines(page: Page) -> list[Line]:
         return []  # nothing set larger than the running text: no typeset title on this page
     chosen = [ln for ln in cands if abs(ln.size - big) <= max(0.6, 0.08 * big)]  # italic names: other font box
     chosen.sort(key=lambda ln: ln.top)
-    out = [chosen[0]]
-    for ln in chosen[1:]:  # the first run of large lines, stopping at a big vertical jump
-        if ln.top - out[-1].bottom > 2.0 * big:
-            break
-        out.append(ln)
-    return out
+    runs = [[chosen[0]]]
+    for ln in chosen[1:]:  # runs of large lines, split at big vertical jumps
+        if ln.top - runs[-1][-1].bottom > 2.0 * big:
+            runs.append([])
+        runs[-1].append(ln)
+    # the first run that reads like a title: a journal logo set as large ("viruses", MDPI) is one word
+    return next((r for r in runs if len(" ".join(ln.text for ln in r).split()) >= 3), runs[0])
 
 
 def _authors_from_page(page: Page, title: list[Line]) -> list[str]:
@@ -88,6 +90,7 @@ def _authors_from_page(page: Page, title: list[Line]) -> list[str]:
             break
         for part in re.split(r"[\d∗*†‡§¶#]+(?:\s*,\s*\d+)*\s*\*?|,|\band\b|&|;", text):
             part = re.sub(r"\s+", " ", part).strip(" .")
+            part = re.sub(r"^([a-z]\s+)+|(\s+[a-z])+$", "", part)  # affiliation letters: "Bashor a", "b Gagne"
             words = part.split()
             if 2 <= len(words) <= 5 and all(w[0].isupper() for w in words if w[0].isalpha()):
                 names.append(part)
