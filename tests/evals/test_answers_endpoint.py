@@ -50,23 +50,6 @@ def test_cli_rejects_an_unknown_mode(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_against_the_real_llama_cpp_server(llm_server, tmp_path, monkeypatch):
-    from agent.cli import app
-    from agent.settings import get_settings
-
-    monkeypatch.setenv("BIOAGENT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("BIOAGENT_LLM__MAX_TOKENS", "64")
-    get_settings.cache_clear()
-    try:
-        res = CliRunner().invoke(app, ["eval", "answers", "--endpoint", llm_server, "--data", str(PUBMEDQA),
-                                       "--limit", "3", "--mode", "guarded", "--no-write", "--no-progress"])
-    finally:
-        get_settings.cache_clear()
-    assert res.exit_code == 0, res.output
-    assert "on 3 items" in res.output and "BioBERT" in res.output and "78.0%" in res.output
-
-
-@pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_cli_json_metrics_are_computed_over_the_questions_it_ran(llm_server, tmp_path, monkeypatch):
     """`bioagent eval answers --endpoint URL --limit 3 --json` against the real llama.cpp server: the printed
