@@ -107,7 +107,7 @@ def hard_negatives() -> dict:
                            "call_old": rep_motifs.annotate(s)["call"]} for (h, s), n in zip(recs, new)}
 
 
-def cross_validate(proteins: list[Protein], log=print) -> dict:
+def cross_validate(proteins: list[Protein], log=print, families: list[str] | None = None) -> dict:
     """Family-held-out CV: drop each family's training Reps, rebuild the family profiles and references without
     them (thresholds/calibration unchanged), call that family's evaluation Reps."""
     cal = rep_call.calibration()
@@ -119,11 +119,13 @@ def cross_validate(proteins: list[Protein], log=print) -> dict:
         if p.evaluation and p.category == "cress_rep" and p.full_length:
             ev_by[p.family].append(p)
     out = {}
-    for fam in sorted(f for f, v in ev_by.items() if len(v) >= MIN_EVAL):
+    # label conflicts among all training Reps, once (the held-out family's Reps are then removed with the rest)
+    conflicts = rep_build.label_conflicts([p for v in rep_build.training_reps(proteins).values() for p in v])
+    for fam in sorted(f for f, v in ev_by.items() if len(v) >= MIN_EVAL and (not families or f in families)):
         t0 = time.perf_counter()
         hmms = rep_build.build(proteins, exclude_family=fam, cress_only=True) + shipped_other
         refs = [rep_family.Reference(p.accession, p.family, p.genus, p.sequence, rep_family._kmers(p.sequence))
-                for p in rep_build.references(proteins, hmms) if p.family != fam]
+                for p in rep_build.references(proteins, hmms, conflicts=conflicts) if p.family != fam]
         res = rep_call.call_reps([(p.accession, p.sequence) for p in ev_by[fam]], hmms=hmms, refs=refs, cal=cal)
         names = Counter((r["family"] or {}).get("name", "none") for r in res)
         out[fam] = {"n": len(res), "yes": _rate([r["call"] for r in res], "yes"),
@@ -134,6 +136,16 @@ def cross_validate(proteins: list[Protein], log=print) -> dict:
 
 
 def print_tables(res: dict) -> None:
+    if "families" in res:
+        print_eval_tables(res)
+    if res.get("cv"):
+        print("\n| held-out family | n | yes | calls | family outcomes |")
+        print("|---|---|---|---|---|")
+        for fam, r in res["cv"].items():
+            print(f"| {fam} | {r['n']} | {r['yes']:.3f} | {r['calls']} | {r['family_outcomes']} |")
+
+
+def print_eval_tables(res: dict) -> None:
     print("\n| family | n (eval, 250-600 aa) | yes recall (new) | yes recall (old regex) | family accuracy (raw label) "
           "| family accuracy (audited; audited records) | calls (new) | misses |")
     print("|---|---|---|---|---|---|---|---|")
@@ -155,11 +167,6 @@ def print_tables(res: dict) -> None:
         for acc, r in res["hard_negatives"].items():
             print(f"| {acc} | {r['what']} | {r['evaluation_split']} | {r['call']} | {r['confidence']} | "
                   f"{r['call_old']} |")
-    if res.get("cv"):
-        print("\n| held-out family | n | yes | calls | family outcomes |")
-        print("|---|---|---|---|---|")
-        for fam, r in res["cv"].items():
-            print(f"| {fam} | {r['n']} | {r['yes']:.3f} | {r['calls']} | {r['family_outcomes']} |")
     s = res["seconds"]
     print(f"\n{s['proteins']} evaluation proteins: new call {s['new']} s, old regex {s['old']} s (same run).")
 
@@ -168,14 +175,22 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cressent", type=Path, required=True)
     ap.add_argument("--cv", action="store_true", help="also run family-held-out cross-validation (minutes)")
+    ap.add_argument("--cv-families", help="comma-separated: cross-validate only these families")
+    ap.add_argument("--cv-only", action="store_true", help="skip the evaluation-split run (with --cv)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     proteins = load_cressent(args.cressent)
+    if args.cv_only:
+        res = {"cv": cross_validate(proteins, families=[f for f in (args.cv_families or "").split(",") if f] or None)}
+        print_tables(res)
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=1) + "\n")
+        return 0
     res = evaluate(proteins, read_audit(AUDIT_FILE) if AUDIT_FILE.exists() else None)
     if HARD_NEGATIVES.exists():
         res["hard_negatives"] = hard_negatives()
     if args.cv:
-        res["cv"] = cross_validate(proteins)
+        res["cv"] = cross_validate(proteins, families=[f for f in (args.cv_families or "").split(",") if f] or None)
     print_tables(res)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -124,16 +124,17 @@ def label_conflicts(reps: list[Protein], level: float = CONFLICT_IDENTITY) -> se
     return out
 
 
-def references(proteins: list[Protein], hmms: list | None = None, log: Callable[[str], None] = lambda s: None
-               ) -> list[Protein]:
+def references(proteins: list[Protein], hmms: list | None = None, log: Callable[[str], None] = lambda s: None,
+               conflicts: set[str] | None = None) -> list[Protein]:
     """Training full-length Reps for the nearest-reference search, cleaned of labels the data contradict:
     (1) label_conflicts: near-identical (>= 98 %) copies mostly filed under other families; (2) with `hmms`, a
     reference is kept only when its family's profile is its best family profile, or its family has no profile
     (drops records filed under a family their Rep does not match, e.g. "Circoviridae sp." Reps of other families,
-    a nanovirus Rep among alphasatellites)."""
+    a nanovirus Rep among alphasatellites). `conflicts`: label_conflicts already computed (cross-validation)."""
     by_fam = training_reps(proteins)
     out = [q for fam in sorted(by_fam) for q in subsample(by_fam[fam], MAX_REFERENCES)]
-    conflicts = label_conflicts([p for fam in by_fam.values() for p in fam])
+    if conflicts is None:
+        conflicts = label_conflicts([p for fam in by_fam.values() for p in fam])
     out = [p for p in out if p.accession not in conflicts]
     log(f"  references: {len(conflicts)} training Reps dropped for conflicting near-identical labels")
     if hmms is not None:
