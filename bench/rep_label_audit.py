@@ -60,7 +60,8 @@ def audit(proteins: list[Protein]) -> list[dict]:
                                          "of a nanovirus-associated alphasatellite, filed under its helper virus"})
         elif top and top[0].family != p.family and top[1] >= COPY_IDENTITY and (
                 own is None or own[1] <= top[1] - COPY_MARGIN):
-            rows.append(row | {"accepted": "|".join((*p.families, top[0].family)), "rule": "copy_elsewhere", "identity": f"{top[1]:.3f}",
+            rows.append(row | {"accepted": "|".join((*p.families, top[0].family)), "rule": "copy_elsewhere",
+                               "identity": f"{top[1]:.3f}",
                                "evidence": top[0].accession, "evidence_family": top[0].family,
                                "reason": f"{top[1]:.1%} identical to training Rep {top[0].accession} filed under "
                                          f"{top[0].family} ({virus[top[0].accession] or 'no virus name'}); "

@@ -101,7 +101,8 @@ def pan_profiles(reps: dict[str, list[Protein]], log: Callable[[str], None] = la
     n_fam = len({p.family for p in chosen})
     hmms = [rep_profiles.build_hmm(f"{kind}|{PAN_LABEL}", part, f"{kind} domain of CRESS Reps of {n_fam} families, "
                                    f"{len(part)} training proteins (untrimmed joint alignment)")
-            for kind, part in (("HUH", rep_profiles._slice(rows, 0, cut)), ("SF3", rep_profiles._slice(rows, cut, None)))]
+            for kind, part in (("HUH", rep_profiles._slice(rows, 0, cut)),
+                               ("SF3", rep_profiles._slice(rows, cut, None)))]
     log(f"  {PAN_LABEL}: {len(chosen)} training Reps from {n_fam} families")
     return hmms
 
