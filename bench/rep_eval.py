@@ -25,6 +25,8 @@ from mcp_servers.sequence import rep_build, rep_call, rep_family, rep_motifs, re
 from mcp_servers.sequence.rep_data import Protein, load_cressent, read_fasta_text  # noqa: E402
 from mcp_servers.sequence.rep_split import in_evaluation_split  # noqa: E402
 
+from bench.rep_label_audit import AUDIT_FILE, read_audit  # noqa: E402
+
 HARD_NEGATIVES = ROOT / "tests" / "data" / "sequences" / "rep_hard_negatives.faa"
 MIN_EVAL = 5
 
@@ -38,7 +40,15 @@ def _dist(calls: list[str]) -> str:
     return ", ".join(f"{k} {c[k]}" for k in ("yes", "partial", "huh_only", "no") if c[k])
 
 
-def evaluate(proteins: list[Protein]) -> dict:
+def _near(res: dict) -> float | None:
+    f = res["family"]
+    return f["nearest"]["identity"] if f and f.get("nearest") else None
+
+
+def evaluate(proteins: list[Protein], audit: dict[str, set[str]] | None = None) -> dict:
+    """Calls on the evaluation split. Family accuracy against the raw CRESSENT label (the first file that lists the
+    accession) and against the label audit (bench/rep_label_audit.py: accepted families per audited record)."""
+    audit = audit or {}
     ev = [p for p in proteins if p.evaluation]
     t0 = time.perf_counter()
     new = rep_call.call_reps([(p.accession, p.sequence) for p in ev])
@@ -59,9 +69,15 @@ def evaluate(proteins: list[Protein]) -> dict:
         idx = groups[key]
         fam = key[4:]
         named = [new[i]["family"]["name"] if new[i]["family"] else None for i in idx]
+        ok_audit = [n in audit.get(ev[i].accession, {fam}) for i, n in zip(idx, named)]
         fams[fam] = {"n": len(idx), "recall_yes": _rate([new[i]["call"] for i in idx], "yes"),
                      "recall_yes_old": _rate([old[i] for i in idx], "yes"),
                      "family_accuracy": sum(n == fam for n in named) / len(idx),
+                     "family_accuracy_audited": sum(ok_audit) / len(idx),
+                     "audited_records": sum(ev[i].accession in audit for i in idx),
+                     "family_misses": {ev[i].accession: {"predicted": n, "nearest_identity": _near(new[i]),
+                                                         "accepted_by_audit": ok}
+                                       for i, n, ok in zip(idx, named, ok_audit) if n != fam},
                      "calls": _dist([new[i]["call"] for i in idx]), "calls_old": _dist([old[i] for i in idx]),
                      "misses": [ev[i].accession for i in idx if new[i]["call"] != "yes"][:8]}
     others = {}
@@ -77,7 +93,9 @@ def evaluate(proteins: list[Protein]) -> dict:
             "overall": {"n": len(all_pos), "recall_yes": _rate([new[i]["call"] for i in all_pos], "yes"),
                         "recall_yes_old": _rate([old[i] for i in all_pos], "yes"),
                         "family_accuracy": sum((new[i]["family"] or {}).get("name") == ev[i].family
-                                               for i in all_pos) / len(all_pos)},
+                                               for i in all_pos) / len(all_pos),
+                        "family_accuracy_audited": sum((new[i]["family"] or {}).get("name") in audit.get(
+                            ev[i].accession, {ev[i].family}) for i in all_pos) / len(all_pos)},
             "seconds": {"new": round(t_new, 1), "old": round(t_old, 1), "proteins": len(ev)}}
 
 
@@ -89,7 +107,7 @@ def hard_negatives() -> dict:
                            "call_old": rep_motifs.annotate(s)["call"]} for (h, s), n in zip(recs, new)}
 
 
-def cross_validate(proteins: list[Protein], log=print) -> dict:
+def cross_validate(proteins: list[Protein], log=print, families: list[str] | None = None) -> dict:
     """Family-held-out CV: drop each family's training Reps, rebuild the family profiles and references without
     them (thresholds/calibration unchanged), call that family's evaluation Reps."""
     cal = rep_call.calibration()
@@ -101,11 +119,13 @@ def cross_validate(proteins: list[Protein], log=print) -> dict:
         if p.evaluation and p.category == "cress_rep" and p.full_length:
             ev_by[p.family].append(p)
     out = {}
-    for fam in sorted(f for f, v in ev_by.items() if len(v) >= MIN_EVAL):
+    # label conflicts among all training Reps, once (the held-out family's Reps are then removed with the rest)
+    conflicts = rep_build.label_conflicts([p for v in rep_build.training_reps(proteins).values() for p in v])
+    for fam in sorted(f for f, v in ev_by.items() if len(v) >= MIN_EVAL and (not families or f in families)):
         t0 = time.perf_counter()
         hmms = rep_build.build(proteins, exclude_family=fam, cress_only=True) + shipped_other
         refs = [rep_family.Reference(p.accession, p.family, p.genus, p.sequence, rep_family._kmers(p.sequence))
-                for p in rep_build.references(proteins, hmms) if p.family != fam]
+                for p in rep_build.references(proteins, hmms, conflicts=conflicts) if p.family != fam]
         res = rep_call.call_reps([(p.accession, p.sequence) for p in ev_by[fam]], hmms=hmms, refs=refs, cal=cal)
         names = Counter((r["family"] or {}).get("name", "none") for r in res)
         out[fam] = {"n": len(res), "yes": _rate([r["call"] for r in res], "yes"),
@@ -116,15 +136,27 @@ def cross_validate(proteins: list[Protein], log=print) -> dict:
 
 
 def print_tables(res: dict) -> None:
-    print("\n| family | n (eval, 250-600 aa) | yes recall (new) | yes recall (old regex) | family accuracy | calls (new)"
-          " | misses |")
-    print("|---|---|---|---|---|---|---|")
+    if "families" in res:
+        print_eval_tables(res)
+    if res.get("cv"):
+        print("\n| held-out family | n | yes | calls | family outcomes |")
+        print("|---|---|---|---|---|")
+        for fam, r in res["cv"].items():
+            print(f"| {fam} | {r['n']} | {r['yes']:.3f} | {r['calls']} | {r['family_outcomes']} |")
+
+
+def print_eval_tables(res: dict) -> None:
+    print("\n| family | n (eval, 250-600 aa) | yes recall (new) | yes recall (old regex) | family accuracy (raw label) "
+          "| family accuracy (audited; audited records) | calls (new) | misses |")
+    print("|---|---|---|---|---|---|---|---|")
     for fam, r in res["families"].items():
         mark = "" if r["n"] >= MIN_EVAL else " (n<5)"
         print(f"| {fam}{mark} | {r['n']} | {r['recall_yes']:.3f} | {r['recall_yes_old']:.3f} | "
-              f"{r['family_accuracy']:.3f} | {r['calls']} | {' '.join(r['misses'][:4])} |")
+              f"{r['family_accuracy']:.3f} | {r['family_accuracy_audited']:.3f} ({r['audited_records']}) | "
+              f"{r['calls']} | {' '.join(r['misses'][:4])} |")
     o = res["overall"]
-    print(f"| **all** | {o['n']} | {o['recall_yes']:.3f} | {o['recall_yes_old']:.3f} | {o['family_accuracy']:.3f} | | |")
+    print(f"| **all** | {o['n']} | {o['recall_yes']:.3f} | {o['recall_yes_old']:.3f} | {o['family_accuracy']:.3f} | "
+          f"{o['family_accuracy_audited']:.3f} | | |")
     print("\n| class (eval split) | n | false yes (new) | false yes (old) | calls (new) | calls (old) |")
     print("|---|---|---|---|---|---|")
     for cls, r in res["others"].items():
@@ -135,11 +167,6 @@ def print_tables(res: dict) -> None:
         for acc, r in res["hard_negatives"].items():
             print(f"| {acc} | {r['what']} | {r['evaluation_split']} | {r['call']} | {r['confidence']} | "
                   f"{r['call_old']} |")
-    if res.get("cv"):
-        print("\n| held-out family | n | yes | calls | family outcomes |")
-        print("|---|---|---|---|---|")
-        for fam, r in res["cv"].items():
-            print(f"| {fam} | {r['n']} | {r['yes']:.3f} | {r['calls']} | {r['family_outcomes']} |")
     s = res["seconds"]
     print(f"\n{s['proteins']} evaluation proteins: new call {s['new']} s, old regex {s['old']} s (same run).")
 
@@ -148,14 +175,22 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cressent", type=Path, required=True)
     ap.add_argument("--cv", action="store_true", help="also run family-held-out cross-validation (minutes)")
+    ap.add_argument("--cv-families", help="comma-separated: cross-validate only these families")
+    ap.add_argument("--cv-only", action="store_true", help="skip the evaluation-split run (with --cv)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     proteins = load_cressent(args.cressent)
-    res = evaluate(proteins)
+    if args.cv_only:
+        res = {"cv": cross_validate(proteins, families=[f for f in (args.cv_families or "").split(",") if f] or None)}
+        print_tables(res)
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=1) + "\n")
+        return 0
+    res = evaluate(proteins, read_audit(AUDIT_FILE) if AUDIT_FILE.exists() else None)
     if HARD_NEGATIVES.exists():
         res["hard_negatives"] = hard_negatives()
     if args.cv:
-        res["cv"] = cross_validate(proteins)
+        res["cv"] = cross_validate(proteins, families=[f for f in (args.cv_families or "").split(",") if f] or None)
     print_tables(res)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

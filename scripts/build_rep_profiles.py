@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     hmms = rep_build.build(proteins, log=print)
     args.out.mkdir(parents=True, exist_ok=True)
     rep_profiles.write_profiles(hmms, args.out / "rep_profiles.hmm.gz")
-    refs = rep_build.references(proteins, hmms)
+    refs = rep_build.references(proteins, hmms, log=print)
     write_references(refs, args.out / "rep_references.faa.gz")
     cal = rep_build.calibrate(proteins, hmms, log=print)
     cal["source"] = {"repository": "https://github.com/ricrocha82/cressent", "commit": commit,

@@ -18,6 +18,10 @@ MAX_PER_PROFILE = 250  # larger sets are subsampled (deterministically, by SHA-1
 MAX_REFERENCES = 1000  # references kept per family for the nearest-reference search
 BIN = 0.05  # identity bin width of the nearest-reference calibration
 NEAR_IDENTICAL = 0.95
+CONFLICT_IDENTITY = 0.98  # label_conflicts: copies at least this identical
+CONFLICT_CANDIDATES = 8  # k-mer prefilter candidates aligned per reference in label_conflicts
+PAN_PER_FAMILY = 30  # training Reps per family in the pan-family HUH / SF3 profiles (balanced across families)
+PAN_LABEL = "pan-CRESS"
 PHAGE_SPLIT_BITS = 30.0  # phage Reps whose best CRESS SF3 score reaches this get their own "-SF3" phage profile
 NEGATIVE_CLASSES = ("capsid", "gemini_ren", "anellovirus_orf1", "archaeal_virus_rep")
 
@@ -39,7 +43,7 @@ def training_reps(proteins: list[Protein], exclude_family: str | None = None,
     out: dict[str, list[Protein]] = defaultdict(list)
     for p in proteins:
         if (not p.evaluation and p.category == "cress_rep" and p.full_length and p.family != exclude_family
-                and keep(p)):
+                and not p.ambiguous and keep(p)):  # a Rep CRESSENT files under two families has no single label
             out[p.family].append(p)
     return out
 
@@ -60,6 +64,7 @@ def build(proteins: list[Protein], exclude_family: str | None = None, keep: Call
         chosen = subsample(reps[fam], MAX_PER_PROFILE)
         hmms += rep_profiles.family_profiles(fam, [(p.header, p.sequence) for p in chosen])
         log(f"  {fam}: {len(chosen)}/{len(reps[fam])} training Reps")
+    hmms += pan_profiles(reps, log)
     if cress_only:
         return hmms
     sf3 = [h for h in hmms if rep_profiles.text(h.name).startswith("SF3|")]
@@ -81,18 +86,66 @@ def build(proteins: list[Protein], exclude_family: str | None = None, keep: Call
     return hmms
 
 
-def references(proteins: list[Protein], hmms: list | None = None) -> list[Protein]:
-    """Training full-length Reps for the nearest-reference search. With `hmms`, a reference is kept only when its
-    family's profile is its best family profile, or its family has no profile (drops records filed under a family
-    their Rep does not match, e.g. "Circoviridae sp." Reps of other families, a nanovirus Rep among alphasatellites)."""
+def pan_profiles(reps: dict[str, list[Protein]], log: Callable[[str], None] = lambda s: None) -> list:
+    """HUH|pan-CRESS and SF3|pan-CRESS: one HUH and one SF3 profile from up to PAN_PER_FAMILY training Reps of every
+    family, jointly aligned and cut like a family's but not trimmed (the untrimmed columns keep the profile broad),
+    so a Rep of a family without profiles of its own (a novel family; family-held-out cross-validation) still
+    shows both domains."""
+    chosen = [p for fam in CRESS_FAMILIES for p in subsample(reps.get(fam, []), PAN_PER_FAMILY)]
+    if len({p.family for p in chosen}) < 2:
+        return []
+    assert_training((p.header for p in chosen), "pan-CRESS profiles")
+    named = [(f"s{i}", p.sequence) for i, p in enumerate(chosen)]
+    rows = rep_profiles.align(named)
+    cut = rep_profiles.cut_column(rows, dict(named))
+    n_fam = len({p.family for p in chosen})
+    hmms = [rep_profiles.build_hmm(f"{kind}|{PAN_LABEL}", part, f"{kind} domain of CRESS Reps of {n_fam} families, "
+                                   f"{len(part)} training proteins (untrimmed joint alignment)")
+            for kind, part in (("HUH", rep_profiles._slice(rows, 0, cut)),
+                               ("SF3", rep_profiles._slice(rows, cut, None)))]
+    log(f"  {PAN_LABEL}: {len(chosen)} training Reps from {n_fam} families")
+    return hmms
+
+
+def label_conflicts(reps: list[Protein], level: float = CONFLICT_IDENTITY) -> set[str]:
+    """Accessions of training Reps whose label the near-identical copies disagree with: among the training Reps at
+    >= `level` identity to it (itself included), its own family does not hold a strict majority (identical Reps
+    filed under two families, e.g. a GenBank and a RefSeq copy, or "Circoviridae sp." records of other families).
+    Training split only; the rule has no fitted parameter."""
+    from .rep_family import Reference, _kmers, nearest_all
+
+    pool = [Reference(p.accession, p.family, p.genus, p.sequence, _kmers(p.sequence)) for p in reps]
+    out = set()
+    for r in pool:
+        close = [q.family for q, ident in nearest_all(r.sequence, pool, CONFLICT_CANDIDATES)
+                 if ident >= level and q.accession != r.accession]
+        own = sum(f == r.family for f in close) + 1
+        if close and own * 2 <= len(close) + 1:
+            out.add(r.accession)
+    return out
+
+
+def references(proteins: list[Protein], hmms: list | None = None, log: Callable[[str], None] = lambda s: None,
+               conflicts: set[str] | None = None) -> list[Protein]:
+    """Training full-length Reps for the nearest-reference search, cleaned of labels the data contradict:
+    (1) label_conflicts: near-identical (>= 98 %) copies mostly filed under other families; (2) with `hmms`, a
+    reference is kept only when its family's profile is its best family profile, or its family has no profile
+    (drops records filed under a family their Rep does not match, e.g. "Circoviridae sp." Reps of other families,
+    a nanovirus Rep among alphasatellites). `conflicts`: label_conflicts already computed (cross-validation)."""
     by_fam = training_reps(proteins)
     out = [q for fam in sorted(by_fam) for q in subsample(by_fam[fam], MAX_REFERENCES)]
+    if conflicts is None:
+        conflicts = label_conflicts([p for fam in by_fam.values() for p in fam])
+    out = [p for p in out if p.accession not in conflicts]
+    log(f"  references: {len(conflicts)} training Reps dropped for conflicting near-identical labels")
     if hmms is not None:
         fam_hmms = [h for h in hmms if rep_profiles.text(h.name).startswith("FAM|")]
         best = [next((h.label for h in hs if h.kind == "FAM"), None)
                 for hs in rep_profiles.search([p.sequence for p in out], fam_hmms)]
         profiled = {rep_profiles.text(h.name).split("|", 1)[1] for h in fam_hmms}
+        n = len(out)
         out = [p for p, b in zip(out, best) if b == p.family or p.family not in profiled]
+        log(f"  references: {n - len(out)} dropped whose best family profile is another family's; {len(out)} kept")
     assert_training((p.header for p in out), "reference set")
     return out
 

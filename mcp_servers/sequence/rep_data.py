@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .rep_split import bare_accession, in_evaluation_split
@@ -49,6 +49,12 @@ class Protein:
     category: str  # cress_rep | cress_rep_partial | cress_repa | gemini_ren | gemini_repa | phage_rep | capsid
     sequence: str
     source: str  # DB/reps/<family>.fa etc.
+    families: tuple[str, ...] = ()  # every CRESSENT file stem the accession is filed under (first = `family`)
+
+    @property
+    def ambiguous(self) -> bool:
+        """Filed under two or more families by CRESSENT (55 Reps): the label is ambiguous."""
+        return len(self.families) > 1
 
     @property
     def evaluation(self) -> bool:
@@ -124,7 +130,8 @@ def _git_text(git_dir: Path, path: str) -> str:
 def load_cressent(source: Path) -> list[Protein]:
     """Every labelled protein of CRESSENT's DB/reps and DB/caps (a git dir, e.g. the fetched mirror, or a checkout).
 
-    Duplicated accessions (the same protein in two files) keep their first occurrence."""
+    Duplicated accessions (the same protein in two files) keep their first occurrence; `families` lists every file
+    (family) the accession is filed under."""
     source = Path(source)
     if (source / "DB" / "reps").is_dir():
         files = sorted(str(p.relative_to(source)) for p in (source / "DB").glob("*/*.fa") if p.parent.name in
@@ -135,13 +142,18 @@ def load_cressent(source: Path) -> list[Protein]:
         read = lambda p: _git_text(source, p)  # noqa: E731
     seen: set[str] = set()
     out: list[Protein] = []
+    filed: dict[str, list[str]] = {}
     for path in files:
         kind, family = path.split("/")[1], Path(path).stem
         for header, seq in read_fasta_text(read(path)):
             cat = _categorise(kind, family, header)
             acc = bare_accession(header)
-            if cat is None or not seq or acc in seen:
+            if cat is None or not seq:
+                continue
+            if family not in filed.setdefault(acc, []):
+                filed[acc].append(family)
+            if acc in seen:
                 continue
             seen.add(acc)
             out.append(Protein(acc, header, family, cat, seq.rstrip("*"), path))
-    return out
+    return [replace(p, families=tuple(filed[p.accession])) for p in out]

@@ -58,22 +58,24 @@ def references(path: str = str(REFERENCES_FILE)) -> tuple[Reference, ...]:
     return tuple(out)
 
 
-def nearest(seq: str, refs: Sequence[Reference] | None = None) -> tuple[Reference, float] | None:
-    """The reference with the highest alignment identity among the k-mer prefilter's best candidates."""
+def nearest_all(seq: str, refs: Sequence[Reference], candidates: int = PREFILTER) -> list[tuple[Reference, float]]:
+    """The k-mer prefilter's best `candidates` references with their alignment identity, highest identity first."""
     import parasail
 
-    refs = references() if refs is None else refs
-    if not refs:
-        return None
     q = _kmers(seq)
-    cand = sorted(refs, key=lambda r: -len(q & r.kmers) / (min(len(q), len(r.kmers)) or 1))[:PREFILTER]
-    best: tuple[Reference, float] | None = None
+    cand = sorted(refs, key=lambda r: -len(q & r.kmers) / (min(len(q), len(r.kmers)) or 1))[:candidates]
+    out = []
     for r in cand:
         res = parasail.sg_stats_striped_16(seq, r.sequence, 11, 1, parasail.blosum62)
-        ident = res.matches / min(len(seq), len(r.sequence))
-        if best is None or ident > best[1]:
-            best = (r, ident)
-    return best
+        out.append((r, res.matches / min(len(seq), len(r.sequence))))
+    return sorted(out, key=lambda x: -x[1])
+
+
+def nearest(seq: str, refs: Sequence[Reference] | None = None) -> tuple[Reference, float] | None:
+    """The reference with the highest alignment identity among the k-mer prefilter's best candidates."""
+    refs = references() if refs is None else refs
+    hits = nearest_all(seq, refs) if refs else []
+    return hits[0] if hits else None
 
 
 def classify_hits(seq: str, hits: Sequence[DomainHit], cal: dict, refs: Sequence[Reference] | None = None) -> dict:

@@ -1,0 +1,101 @@
+"""Label audit of the evaluation split: evaluation Reps whose CRESSENT family label the data contradict.
+
+    python bench/rep_label_audit.py --cressent /path/to/cressent [--out tests/data/sequences/rep_label_audit.tsv]
+
+Every full-length (250-600 aa) evaluation-split CRESS Rep goes through the same three rules; none looks at what the
+classifier predicts, and the evidence is CRESSENT's own files and training-split Reps:
+
+- ``para_rep``: a UniProt "Para-Rep" (the Rep of a nanovirus-associated alphasatellite, filed under its helper
+  virus): the label is wrong; only Alphasatellitidae is accepted.
+- ``copy_elsewhere``: the nearest training Rep (semi-global alignment, identity over the shorter sequence) is >= 97 %
+  identical and filed under another family, and the best training Rep of the labelled family is at least 5 points
+  less identical: the same protein carries two labels; the data cannot say which is right, so both are accepted.
+- ``filed_twice``: CRESSENT files the accession under two families (the loader keeps the first file as the raw
+  label); both are accepted.
+
+bench/rep_eval.py reports family accuracy against the raw labels and against this audit; the table is shipped so a
+test can check it without CRESSENT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mcp_servers.sequence import rep_build, rep_family  # noqa: E402
+from mcp_servers.sequence.rep_data import Protein, load_cressent  # noqa: E402
+
+AUDIT_FILE = ROOT / "tests" / "data" / "sequences" / "rep_label_audit.tsv"
+COPY_IDENTITY = 0.97
+COPY_MARGIN = 0.05
+CANDIDATES = 40
+COLUMNS = ("accession", "label", "accepted", "rule", "identity", "evidence", "evidence_family", "label_best",
+           "reason", "sequence")
+
+
+def evaluation_reps(proteins: list[Protein]) -> list[Protein]:
+    return [p for p in proteins if p.evaluation and p.category == "cress_rep" and p.full_length]
+
+
+def audit(proteins: list[Protein]) -> list[dict]:
+    train = [p for fam in rep_build.training_reps(proteins).values() for p in fam]
+    pool = [rep_family.Reference(p.accession, p.family, p.genus, p.sequence, rep_family._kmers(p.sequence))
+            for p in train]
+    virus = {p.accession: p.virus for p in train}
+    rows = []
+    for p in evaluation_reps(proteins):
+        hits = rep_family.nearest_all(p.sequence, pool, CANDIDATES)
+        top = hits[0] if hits else None
+        own = next((h for h in hits if h[0].family == p.family), None)
+        row = {"accession": p.accession, "label": p.family, "sequence": p.sequence, "identity": "", "evidence": "",
+               "evidence_family": "", "label_best": f"{own[1]:.3f}" if own else ""}
+        if "Para-Rep" in p.header:
+            rows.append(row | {"accepted": "Alphasatellitidae", "rule": "para_rep",
+                               "reason": f"UniProt names it '{p.header.split('Full=')[1].split(';')[0]}': the Rep "
+                                         "of a nanovirus-associated alphasatellite, filed under its helper virus"})
+        elif top and top[0].family != p.family and top[1] >= COPY_IDENTITY and (
+                own is None or own[1] <= top[1] - COPY_MARGIN):
+            rows.append(row | {"accepted": "|".join((*p.families, top[0].family)), "rule": "copy_elsewhere",
+                               "identity": f"{top[1]:.3f}",
+                               "evidence": top[0].accession, "evidence_family": top[0].family,
+                               "reason": f"{top[1]:.1%} identical to training Rep {top[0].accession} filed under "
+                                         f"{top[0].family} ({virus[top[0].accession] or 'no virus name'}); "
+                                         + (f"best {p.family} training Rep {own[1]:.1%}" if own else
+                                            f"no {p.family} training Rep among the {CANDIDATES} candidates")})
+        elif p.ambiguous:
+            rows.append(row | {"accepted": "|".join(p.families), "rule": "filed_twice",
+                               "reason": f"CRESSENT files {p.accession} under {' and '.join(p.families)}"})
+    return rows
+
+
+def read_audit(path: Path = AUDIT_FILE) -> dict[str, set[str]]:
+    """accession -> accepted families (bench/rep_eval.py)."""
+    with open(path, newline="") as fh:
+        return {r["accession"]: set(r["accepted"].split("|")) for r in csv.DictReader(fh, delimiter="\t")}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cressent", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=AUDIT_FILE)
+    args = ap.parse_args(argv)
+    proteins = load_cressent(args.cressent)
+    rows = audit(proteins)
+    with open(args.out, "w", newline="") as fh:
+        w = csv.DictWriter(fh, COLUMNS, delimiter="\t", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    n = len(evaluation_reps(proteins))
+    print(f"{len(rows)} of {n} evaluation Reps audited -> {args.out}")
+    for r in rows:
+        print(f"  {r['accession']:14s} {r['label']:18s} -> {r['accepted']:32s} {r['rule']:15s} {r['reason'][:90]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

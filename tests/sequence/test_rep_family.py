@@ -1,0 +1,127 @@
+"""Rep family classification, the label audit of the evaluation split and the family-held-out Rep call (issue #13).
+
+Data: tests/data/sequences/rep_eval_subset.faa (evaluation-split CRESSENT proteins), rep_label_audit.tsv (written by
+bench/rep_label_audit.py from CRESSENT; PROVENANCE.md) and the shipped training-split references.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import parasail
+import pytest
+
+from mcp_servers.sequence import rep_build, rep_family, rep_profiles
+from mcp_servers.sequence.rep_call import call_reps
+from mcp_servers.sequence.rep_data import Protein, read_fasta_text
+from mcp_servers.sequence.rep_family import classify_rep
+from mcp_servers.sequence.rep_split import in_evaluation_split
+from tests.fixtures.sequence import SEQ_DATA
+
+AUDIT = SEQ_DATA / "rep_label_audit.tsv"
+RULES = {"para_rep", "copy_elsewhere", "filed_twice"}
+
+
+def _audit() -> list[dict]:
+    with open(AUDIT, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def _subset(tag: str) -> list[tuple[str, str]]:
+    return [(h, s) for h, s in read_fasta_text((SEQ_DATA / "rep_eval_subset.faa").read_text()) if f" {tag}" in h]
+
+
+def _identity(a: str, b: str) -> float:  # the same measure as rep_family.nearest
+    return parasail.sg_stats_striped_16(a, b, 11, 1, parasail.blosum62).matches / min(len(a), len(b))
+
+
+# ------------------------------------------------------------------------------------------------ label audit
+def test_label_audit_table_is_consistent():
+    rows = _audit()
+    refs = {r.accession: r for r in rep_family.references()}
+    assert 10 <= len(rows) <= 60  # a small table, not a relabelling of the evaluation split
+    checked = 0
+    for r in rows:
+        accepted = r["accepted"].split("|")
+        assert in_evaluation_split(r["accession"]) and not in_evaluation_split(r["evidence"] or "AAA00001"), r
+        assert r["rule"] in RULES and r["reason"] and 250 <= len(r["sequence"]) <= 600, r
+        if r["rule"] == "para_rep":
+            assert accepted == ["Alphasatellitidae"] and r["label"] != "Alphasatellitidae"
+        else:
+            assert r["label"] in accepted and len(set(accepted)) >= 2, r
+        if r["rule"] == "copy_elsewhere":
+            assert float(r["identity"]) >= 0.97 and r["evidence_family"] in accepted
+            assert r["evidence_family"] != r["label"]
+            ref = refs.get(r["evidence"])
+            if ref is not None:  # the evidence may have been cleaned out of the shipped references
+                assert ref.family == r["evidence_family"]
+                assert _identity(r["sequence"], ref.sequence) == pytest.approx(float(r["identity"]), abs=0.002)
+                checked += 1
+    assert checked >= 3
+
+
+def test_para_reps_are_alphasatellite_reps():
+    rows = [r for r in _audit() if r["rule"] == "para_rep"]
+    assert len(rows) >= 2
+    for r in rows:
+        fam = classify_rep(r["sequence"])
+        assert fam["name"] == "Alphasatellitidae" and fam["nearest"]["identity"] >= 0.6, (r["accession"], fam)
+
+
+def test_audited_records_get_an_accepted_family():
+    rows = _audit()
+    ok = [classify_rep(r["sequence"])["name"] in r["accepted"].split("|") for r in rows]
+    assert sum(ok) >= 0.9 * len(rows), [r["accession"] for r, k in zip(rows, ok) if not k]
+
+
+# ---------------------------------------------------------------------------------- classification, named Reps
+@pytest.mark.parametrize("acc, family", [
+    ("ARE29794.1", "Circoviridae"),  # beak and feather disease virus
+    ("YP_009163927.1", "Circoviridae"),
+    ("WDD44972.1", "Nanoviridae"),  # pea necrotic yellow dwarf virus master Rep
+    ("YP_010805728.1", "Bacilladnaviridae"),
+    ("QXN75653.1", "Genomoviridae"),
+    ("YP_010784522.1", "Nenyaviridae"),
+    ("ATY70088.1", "Alphasatellitidae"),
+])
+def test_evaluation_reps_of_named_families(acc, family):
+    (h, s), = [(h, s) for h, s in _subset("rep:") if h.startswith(acc)]
+    assert in_evaluation_split(h)
+    fam = classify_rep(s)
+    assert fam["name"] == family, fam
+    assert fam["nearest"]["family"] == family or fam["method"] == "family profile HMM"
+
+
+def test_unrelated_protein_is_unclassified():
+    fam = classify_rep("MSTNKQ" * 40)
+    assert fam["name"] == rep_family.UNCLASSIFIED and fam["method"] is None
+
+
+# ------------------------------------------------------------------------------------ family held out of the build
+def _reference_proteins(exclude: str) -> dict[str, list[Protein]]:
+    out: dict[str, list[Protein]] = {}
+    for r in rep_family.references():
+        if r.family != exclude:
+            out.setdefault(r.family, []).append(Protein(r.accession, r.accession, r.family, "cress_rep", r.sequence,
+                                                        "rep_references.faa.gz", (r.family,)))
+    return out
+
+
+def test_held_out_family_is_still_a_rep():
+    """Bacilladnaviridae removed: its profiles dropped and the pan-CRESS profiles rebuilt without it (from the shipped
+    training references); its evaluation Reps must still be called `yes`, phage Reps must not."""
+    held = "Bacilladnaviridae"
+    pan = rep_build.pan_profiles(_reference_proteins(held))
+    assert [rep_profiles.text(h.name) for h in pan] == ["HUH|pan-CRESS", "SF3|pan-CRESS"]
+    hmms = [h for h in rep_profiles.shipped_profiles()
+            if not rep_profiles.text(h.name).endswith(f"|{held}") and "pan-CRESS" not in rep_profiles.text(h.name)]
+    hmms += pan
+    reps = [(h.split()[0], s) for h, s in _subset(f"rep:{held}")]
+    assert len(reps) == 3
+    calls = [r["call"] for r in call_reps(reps, with_family=False, hmms=hmms)]
+    assert calls.count("yes") >= 2, calls
+    phage = [(h.split()[0], s) for h, s in _subset("phage:")]
+    assert "yes" not in [r["call"] for r in call_reps(phage, with_family=False, hmms=hmms)]
+    # and without the pan-CRESS profiles the held-out family is not recognised (what the pan profiles fix)
+    bare = [h for h in hmms if "pan-CRESS" not in rep_profiles.text(h.name)]
+    assert "yes" not in [r["call"] for r in call_reps(reps, with_family=False, hmms=bare)]
