@@ -139,6 +139,10 @@ class KnowledgeBase(CollectionMixin, IngestMixin):
         pk = max(r.prefetch_k, limit)
         routes: list[Route] = []
         ml_on = self._multilingual_on()
+        gloss = self._gloss_routes(query, mode, pk)
+        # MiniLM on the Chinese text itself only adds noise next to MiniLM on its English gloss (measured: R@1
+        # 0.85 -> 0.55 with it, multilingual off; docs/kb.md), so the gloss route replaces it
+        english_dense = not any(g.label == "gloss_dense" for g in gloss)
         if mode in ("hybrid", "dense"):
             foreign = ml_on and needs_multilingual(query)
             pending = self.multilingual_pending() if foreign else 0
@@ -149,7 +153,7 @@ class KnowledgeBase(CollectionMixin, IngestMixin):
                 # A question the English model cannot read (e.g. Chinese): the multilingual vector replaces the
                 # English dense route (which only adds noise here); BM25 still catches Latin-script terms.
                 routes.append(Route(MDENSE, self.multilingual.encode_query(query).tolist(), pk, r.multilingual_weight))
-            if not foreign or pending:
+            if (not foreign or pending) and english_dense:
                 routes.append(Route(DENSE, self.embedder.encode_query(query).tolist(), pk, r.dense_weight))
                 if ml_on and mode == "hybrid" and r.multilingual_in_english and not foreign:
                     # a third route: measured to help English too, and it finds passages written in Chinese
@@ -158,7 +162,7 @@ class KnowledgeBase(CollectionMixin, IngestMixin):
             sv = self.sparse.encode_query(query)
             if sv:
                 routes.append(Route(SPARSE, sv, pk, r.sparse_weight))
-        routes += self._gloss_routes(query, mode, pk)
+        routes += gloss
         if not routes:
             return []
         fused, per_route = self.store.query(routes, limit, flt, rrf_k=r.rrf_k)
