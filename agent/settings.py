@@ -100,6 +100,11 @@ class RetrievalSettings(BaseModel):
         2.0, gt=0, description="RRF weight of the multilingual route (used instead of the dense route for non-English queries)."
     )
     hnsw_ef: int = Field(128, ge=1, description="HNSW search-time candidate list.")
+    cross_lingual_gloss: bool = Field(
+        True, description="Chinese questions also search the English dense and BM25 routes with an English gloss "
+        "of the question (jieba + CC-CEDICT + the virology glossary)."
+    )
+    gloss_weight: float = Field(1.0, gt=0, description="RRF weight of each gloss route (English dense, BM25) for Chinese questions.")
     multilingual_in_english: bool = Field(
         True, description="Hybrid search of English queries also uses the multilingual route (when passages have it)."
     )

@@ -1,12 +1,16 @@
-"""Chinese questions against English abstracts: recall@k of the default search for this project's 40 Chinese
-translations of PubMedQA dev questions (tests/data/kb/pubmedqa_zh_queries.jsonl) over all 500 dev abstracts,
-against the English dense route alone (MiniLM) in the same run.
+"""Chinese questions against English abstracts: recall@k of each cross-lingual route and of the default search
+for this project's 40 Chinese translations of PubMedQA dev questions (tests/data/kb/pubmedqa_zh_queries.jsonl)
+over all 500 dev abstracts, in one run: the English dense route alone (MiniLM on the Chinese text, the floor),
+multilingual-e5 alone, the gloss routes alone (MiniLM and BM25 on the English gloss of the question,
+agent.kb.gloss), the default search without the gloss routes (the baseline: e5 + BM25) and with them.
 
     .venv/bin/python bench/zh_recall.py --data /tmp/zh-bench      # resumable: the multilingual phase continues
+    .venv/bin/python bench/zh_recall.py --data /tmp/zh-bench --gloss-weights 0.5 2 --json out.json
 
 The index is built with the default settings (multilingual phase lazy), then ``backfill_multilingual`` fills
 the multilingual vectors with a progress bar; an interrupted run continues where it stopped when the same
-``--data`` folder is given again.
+``--data`` folder is given again. Also measured: latency per Chinese question (gloss alone and whole search,
+with and without the gloss routes) and that the 40 English originals rank exactly as without the gloss routes.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,12 +29,36 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from agent.kb import KnowledgeBase  # noqa: E402
+from agent.kb.store import DENSE, MDENSE, SPARSE, Route  # noqa: E402
 from bench.retrieval import PUBMEDQA, ZH, load_pubmedqa, settings_for, table  # noqa: E402
 from evals.metrics import dedupe, recall_at_k, reciprocal_rank  # noqa: E402
 
 
-def ranks(kb, q: str) -> list[str]:
+def search_ranks(kb, q: str) -> list[str]:
     return dedupe(h.doc_id for h in kb.search(q, k=40))[:10]
+
+
+def route_ranks(kb, routes: list[Route]) -> list[str]:
+    if not routes:
+        return []
+    fused, _ = kb.store.query(routes, 40, kb._store_filter(None), rrf_k=kb.settings.retrieval.rrf_k, route_scores=False)
+    return dedupe(p.payload.get("doc_id", "") for p in fused)[:10]
+
+
+def scores(ranked: list[list[str]], gold: list[str]) -> dict[str, float]:
+    m = {f"R@{k}": sum(recall_at_k(r, [g], k) for r, g in zip(ranked, gold)) / len(gold) for k in (1, 5, 10)}
+    m["MRR"] = sum(reciprocal_rank(r, [g]) for r, g in zip(ranked, gold)) / len(gold)
+    return m
+
+
+def timed(fn, qs):
+    """(results, per-question milliseconds)"""
+    out, ms = [], []
+    for q in qs:
+        t0 = time.perf_counter()
+        out.append(fn(q))
+        ms.append((time.perf_counter() - t0) * 1000)
+    return out, ms
 
 
 def main() -> None:
@@ -37,7 +66,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True, help="data dir (kept: reruns resume)")
     ap.add_argument("--pubmedqa", type=Path, default=PUBMEDQA)
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--weights", type=float, nargs="*", default=[], help="also try these multilingual RRF weights")
+    ap.add_argument("--gloss-weights", type=float, nargs="*", default=[], help="also try these gloss RRF weights")
+    ap.add_argument("--ml-weights", type=float, nargs="*", default=[], help="also try these multilingual RRF weights")
     args = ap.parse_args()
     records, _ = load_pubmedqa(args.pubmedqa)
     zh = [json.loads(line) for line in ZH.open()]
@@ -48,38 +78,106 @@ def main() -> None:
           f"{time.perf_counter() - t0:.0f} s; multilingual vectors missing: {kb.multilingual_pending()}", flush=True)
     ml = kb.backfill_multilingual(progress=True)
     print(f"multilingual phase: {ml.multilingual_chunks} chunks in {ml.multilingual_seconds:.0f} s", flush=True)
-    rows, out = [], {}
+
+    from agent.kb.gloss import gloss_query, warm
+
+    t0 = time.perf_counter()
+    warm()
+    load_s = time.perf_counter() - t0
     rs = kb.settings.retrieval
-    variants = [("English dense route alone (MiniLM)", {}, lambda q: dedupe(h.doc_id for h in _dense_en(kb, q))[:10]),
-                ("default search (multilingual weight 2 + BM25)", {}, None)]
-    for w in args.weights:
-        variants.append((f"multilingual weight {w:g} + BM25", {"multilingual_weight": w}, None))
-    for name, changes, fn in variants:
-        saved = {k: getattr(rs, k) for k in changes}
-        for k, v in changes.items():
-            setattr(rs, k, v)
-        ranked = [(fn or (lambda q: ranks(kb, q)))(z["question_zh"]) for z in zh]
-        for k, v in saved.items():
-            setattr(rs, k, v)
-        gold = [z["pubid"] for z in zh]
-        m = {f"R@{k}": sum(recall_at_k(r, [g], k) for r, g in zip(ranked, gold)) / len(zh) for k in (1, 5, 10)}
-        m["MRR"] = sum(reciprocal_rank(r, [g]) for r, g in zip(ranked, gold)) / len(zh)
-        out[name] = m
-        rows.append([name] + [f"{m[k]:.3f}" for k in ("R@1", "R@5", "R@10", "MRR")])
-    print(table([f"{len(zh)} Chinese questions, {len(records)} English abstracts", "R@1", "R@5", "R@10", "MRR"], rows))
+    pk = rs.prefetch_k
+    qs = [z["question_zh"] for z in zh]
+    gold = [z["pubid"] for z in zh]
+    kb.search(qs[0], k=5)  # load the models once before anything is timed
+    glosses, gloss_ms = timed(gloss_query, qs)
+
+    def gloss_only(labels):
+        return lambda q: route_ranks(kb, [r for r in kb._gloss_routes(q, "hybrid", pk) if r.label in labels])
+
+    def with_settings(**changes):
+        """Search with some settings changed for the call: retrieval fields by name, others as section__field."""
+        def run(q):
+            targets = [((kb.settings.embedding, k.split("__", 1)[1]) if k.startswith("embedding__") else (rs, k), v)
+                       for k, v in changes.items()]
+            saved = [(obj, k, getattr(obj, k)) for (obj, k), _ in targets]
+            for (obj, k), v in targets:
+                setattr(obj, k, v)
+            try:
+                return search_ranks(kb, q)
+            finally:
+                for obj, k, v in saved:
+                    setattr(obj, k, v)
+        return run
+
+    variants = [
+        ("English dense alone (MiniLM on the Chinese text)",
+         lambda q: route_ranks(kb, [Route(DENSE, kb.embedder.encode_query(q).tolist(), pk)])),
+        ("multilingual-e5 alone", lambda q: route_ranks(kb, [Route(MDENSE, kb.multilingual.encode_query(q).tolist(), pk)])),
+        ("gloss: MiniLM on the English gloss alone", gloss_only({"gloss_dense"})),
+        ("gloss: BM25 on the English gloss alone", gloss_only({"gloss_sparse"})),
+        ("gloss: MiniLM + BM25 on the gloss (RRF)", gloss_only({"gloss_dense", "gloss_sparse"})),
+        ("baseline: e5 (w 2) + BM25, gloss off", with_settings(cross_lingual_gloss=False)),
+        (f"default: e5 (w 2) + BM25 + gloss routes (w {rs.gloss_weight:g})", with_settings()),
+    ]
+    for w in args.gloss_weights:
+        variants.append((f"e5 (w 2) + BM25 + gloss routes (w {w:g})", with_settings(gloss_weight=w)))
+    for w in args.ml_weights:
+        variants.append((f"e5 (w {w:g}) + BM25 + gloss routes (w {rs.gloss_weight:g})", with_settings(multilingual_weight=w)))
+    variants.append(("multilingual off: BM25 + gloss routes (MiniLM on the Chinese text left out)",
+                     with_settings(embedding__multilingual=False)))
+    rows, out = [], {"gloss_dictionary_load_s": round(load_s, 2),
+                     "gloss_ms_per_question": round(statistics.mean(gloss_ms), 2), "routes": {}}
+    latency = {}
+    for name, fn in variants:
+        ranked, ms = timed(fn, qs)
+        m = scores(ranked, gold)
+        m["mean_ms"] = statistics.mean(ms)
+        out["routes"][name] = {k: round(v, 4) for k, v in m.items()}
+        latency[name] = ms
+        rows.append([name] + [f"{m[k]:.3f}" for k in ("R@1", "R@5", "R@10", "MRR")] + [f"{m['mean_ms']:.0f}"])
+    print(table([f"{len(zh)} Chinese questions, {len(records)} English abstracts", "R@1", "R@5", "R@10", "MRR",
+                 "ms/question"], rows))
+    print(f"gloss dictionary load (once per process): {load_s:.1f} s; glossing: "
+          f"{statistics.mean(gloss_ms):.1f} ms/question")
+
+    # Latency of the default search with and without the gloss routes, interleaved question by question so
+    # that both see the same machine load (the ms/question column above ran one variant after another).
+    on_ms, off_ms = [], []
+    no_gloss = with_settings(cross_lingual_gloss=False)
+    for q in qs:
+        for fn, acc in ((lambda x: search_ranks(kb, x), on_ms), (no_gloss, off_ms)):
+            t0 = time.perf_counter()
+            fn(q)
+            acc.append((time.perf_counter() - t0) * 1000)
+    lat = {"gloss_on_median_ms": round(statistics.median(on_ms), 1), "gloss_off_median_ms": round(statistics.median(off_ms), 1)}
+    print(f"default search per Chinese question, interleaved: median {lat['gloss_on_median_ms']:.0f} ms with the "
+          f"gloss routes, {lat['gloss_off_median_ms']:.0f} ms without (load average {os.getloadavg()[0]:.1f})")
+    out["latency"] = lat
+
+    # English questions never take the gloss route: no hit carries a gloss score, and the rankings match those
+    # with the setting off (as often as a second identical run matches the first: RRF ties may flip order).
+    en = [z["question_en"] for z in zh]
+    hits = [kb.search(q, k=40) for q in en]
+    on = [dedupe(h.doc_id for h in hs)[:10] for hs in hits]
+    gloss_hits = sum(any(k.startswith("gloss") for k in h.scores) for hs in hits for h in hs)
+    off = [no_gloss(q) for q in en]
+    again = [search_ranks(kb, q) for q in en]
+    same, control = sum(a == b for a, b in zip(on, off)), sum(a == b for a, b in zip(on, again))
+    en_m = scores(on, gold)
+    print(f"English originals: {gloss_hits} hits with a gloss score; top-10 documents identical with the gloss "
+          f"setting off for {same}/{len(en)} (a repeat of the same search: {control}/{len(en)}); "
+          f"R@1 {en_m['R@1']:.3f}, R@5 {en_m['R@5']:.3f}")
+    out["english_gloss_hits"] = gloss_hits
+    out["english_identical"] = f"{same}/{len(en)} (repeat: {control}/{len(en)})"
+    out["english"] = {k: round(v, 4) for k, v in en_m.items()}
+    misses = [(z["pubid"], z["question_en"]) for z, r in zip(zh, [search_ranks(kb, q) for q in qs]) if z["pubid"] not in r[:5]]
+    print(f"default search misses at 5: {len(misses)}")
+    for pid, q in misses:
+        print(f"  {pid}  {q}")
     kb.close()
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2))
-
-
-def _dense_en(kb, q: str):
-    from agent.kb.store import DENSE, Route
-
-    fused, _ = kb.store.query([Route(DENSE, kb.embedder.encode_query(q).tolist(), 40)], 40,
-                              kb._store_filter(None), route_scores=False)
-    from agent.kb.service import _hit
-
-    return [_hit(s.id, s.payload, s.score, {}) for s in fused]
+        out["load_average"] = os.getloadavg()[0]
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":

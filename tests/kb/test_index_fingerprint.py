@@ -252,8 +252,8 @@ def test_multilingual_vectors_are_a_lazy_phase_that_does_not_hold_ingest_back(tm
     try:
         rep = kb.ingest_records(recs)
         assert rep.multilingual_chunks == 0 and rep.multilingual_pending == 2 == kb.stats()["chunks_without_multilingual"]
-        hits = kb.search("哪些昆虫传播双生病毒？", k=2)  # first non-English search: English route meanwhile
-        assert "dense" in hits[0].scores
+        hits = kb.search("哪些昆虫传播双生病毒？", k=2)  # first non-English search: English routes meanwhile
+        assert "gloss_dense" in hits[0].scores  # MiniLM on the question's English gloss
         kb._ml_thread.join(300)  # the fill it started in the background
         assert kb.multilingual_pending() == 0 and kb.stats()["chunks_without_multilingual"] == 0
         top = kb.search("哪些昆虫传播双生病毒？", k=2)[0]

@@ -63,18 +63,20 @@ class Route:
     vector: Vector
     limit: int
     weight: float = 1.0
+    label: str = ""
+    """the route's name in per-route scores (default: the vector name; two routes may search one vector)"""
 
 
 def collect_results(routes: list[Route], results: list[list[Any]], route_scores: bool):
-    """(fused hits, {vector name: {point id: score}}) from the raw results of a query batch whose first
+    """(fused hits, {route label or vector name: {point id: score}}) from the raw results of a query batch whose first
     request is the fused query and the others are one per route (engine objects with id, score, payload)."""
     fused = [ScoredRecord(str(p.id), float(p.score), dict(p.payload or {})) for p in results[0]]
     per_route: dict[str, dict[str, float]] = {}
     if len(routes) == 1:
-        per_route[routes[0].using] = {s.id: s.score for s in fused}
+        per_route[routes[0].label or routes[0].using] = {s.id: s.score for s in fused}
     elif route_scores:
         for r, res in zip(routes, results[1:]):
-            per_route[r.using] = {str(p.id): float(p.score) for p in res}
+            per_route[r.label or r.using] = {str(p.id): float(p.score) for p in res}
     return fused, per_route
 
 
