@@ -80,13 +80,16 @@ def counted_mismatches(claim: str, source: str) -> dict[str, str]:
     """{number as written: reason} for each number of the claim whose counted word (unit or noun: ``2 years``,
     ``3-column``, ``3 T``) the source uses only with other numbers: the value alone may appear elsewhere in the
     source (``2`` patients), which does not make ``2 years`` right when the source says ``3 years``."""
+    counted = [c for c in _counted(claim) if c[1]]
+    if not counted:
+        return {}
     src = _counted(source)
     out: dict[str, str] = {}
-    for value, stem, written, word in _counted(claim):
-        there = [f"{t} {w}" for v, s, t, w in src if stem and s == stem]
-        if there and not any(_same(value, v, written) for v, s, _, _ in src if s == stem):
+    for value, stem, written, word in counted:
+        there = [(v, f"{t} {w}") for v, s, t, w in src if s == stem]
+        if there and not any(_same(value, v, written) for v, _ in there):
             out.setdefault(written, f"number {written} {word}: the cited text gives "
-                                    f"{', '.join(list(dict.fromkeys(there))[:3])}")
+                                    f"{', '.join(list(dict.fromkeys(t for _, t in there))[:3])}")
     return out
 
 
@@ -98,20 +101,20 @@ def number_agreement(claim: str, source: str) -> tuple[int, int, list[str]]:
     values = [(n.value, n.unit) for n in sn]
     lower = source.lower()
     values += [(float(v), "") for w, v in _WORD_NUMBERS.items() if re.search(rf"\b{w}\b", lower)]
-    missing, reasons = 0, []
-    context = counted_mismatches(claim, source)
+    reasons: list[str] = []
+    flagged: set[str] = set()  # numbers absent from the source (as written in the claim)
     for n in cn:
         if any(_same(n.value, v, n.text) for v, _ in values):
             continue
         if n.unit == "%" and any(_same(n.value, v * 100, n.text) for v, u in values if u != "%" and v <= 1):
             continue  # 45% stated, the source gives the fraction 0.45
-        missing += 1
+        flagged.add(n.text)
         near = sorted({f"{v:g}" for v, _ in values}, key=lambda s: abs(float(s) - n.value))[:3]
         reasons.append(f"number {n.text}{' ' + n.unit if n.unit and n.unit != '%' else n.unit} is not in the "
                        "cited text" + (f" (closest there: {', '.join(near)})" if near else ""))
+    missing = len(reasons)
     # a number present in the source, but there with another counted word (the value-only check passed it)
-    flagged = {n.text for n in cn if not any(_same(n.value, v, n.text) for v, _ in values)}
-    extra = [r for w, r in context.items() if w not in flagged]
+    extra = [r for w, r in counted_mismatches(claim, source).items() if w not in flagged]
     return len(cn), missing + len(extra), reasons + extra
 
 

@@ -70,6 +70,9 @@ def load_model(path: str | None = None) -> dict[str, Any]:
     if list(model.get("features", [])) != list(FEATURES):
         raise RuntimeError(f"support model {p} was fitted for features {model.get('features')}, this code computes "
                            f"{list(FEATURES)}: re-run `python -m evals.support_fit`")
+    if model.get("kind") != "trees":
+        raise RuntimeError(f"support model {p} is not a tree model (kind {model.get('kind')!r}): re-run "
+                           "`python -m evals.support_fit`")
     return model
 
 
@@ -149,13 +152,9 @@ def _leaf(tree: dict[str, list], x: list[float]) -> float:
 
 
 def combine(feats: dict[str, float], model: dict[str, Any]) -> float:
-    """Support probability from the features: gradient-boosted trees (``kind: trees``, written by
-    ``evals.support_fit``) or a logistic model (``coef``/``intercept``)."""
-    if model.get("kind") == "trees":
-        x = [feats[f] for f in model["features"]]
-        z = float(model["init"]) + float(model["learning_rate"]) * sum(_leaf(t, x) for t in model["trees"])
-    else:
-        z = float(model["intercept"]) + sum(float(w) * feats[f] for f, w in zip(model["features"], model["coef"]))
+    """Support probability from the features: the gradient-boosted trees written by ``evals.support_fit``."""
+    x = [feats[f] for f in model["features"]]
+    z = float(model["init"]) + float(model["learning_rate"]) * sum(_leaf(t, x) for t in model["trees"])
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
