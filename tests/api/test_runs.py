@@ -50,16 +50,20 @@ def test_background_run_status_and_resume(make_server):
 
 
 def test_cancel_a_background_run(make_server):
-    model = FixedLatencyChatModel(latency_s=0.05, token_delay_s=0.3, answer=" ".join(["word"] * 60))
+    model = FixedLatencyChatModel(latency_s=2.0, token_delay_s=0.3, answer=" ".join(["word"] * 60))
     server = make_server(model=model)
     run_id = httpx.post(f"{server.url}/v1/runs", headers=AUTH,
                         json={"message": "What does Rep do?", "background": True}).json()["run_id"]
-    deadline = time.monotonic() + 20
-    # cancel while a model call is in flight (on a loaded machine 2 events can come before the first call)
-    while (httpx.get(f"{server.url}/v1/runs/{run_id}", headers=AUTH).json()["events"] < 2
-           or model.log.calls <= model.log.finished):
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{server.url}/v1/runs/{run_id}", headers=AUTH).json()["events"] < 2:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    # cancel right after a model call starts: every call lasts >= 2 s, so it is still in flight when the cancel
+    # arrives (a call merely seen in flight could be a 50 ms one about to finish on a loaded machine)
+    started = model.log.calls
+    while model.log.calls == started:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     r = httpx.post(f"{server.url}/v1/runs/{run_id}/cancel", headers=AUTH)
     assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
     assert model.log.cancelled >= 1, "the model call in progress was cancelled"
