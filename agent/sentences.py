@@ -20,7 +20,10 @@ from agent.sequence_detect import CJK_RE
 
 _LIST_RE = re.compile(r"^\s*(?:[-*+\u2022]|\d{1,3}[.)])\s+")
 _HEADING_RE = re.compile(r"^\s*(?:#{1,6}\s|={3,}|-{3,}\s*$)")
-_ABBREV_RE = re.compile(r"\b(e\.g|i\.e|et al|cf|vs|approx|ca|Fig|Figs|Eq|Ref|No|sp|spp|var|nt|aa)\.", re.I)
+_ABBREV_RE = re.compile(r"\b(?:e\.g|i\.e|et al|cf|vs|approx|ca|Fig|Figs|Eq|Ref|No|sp|spp|var)\."
+                        r"|\b(?:nt|aa|bp|kb|kDa)\.(?=\s+(?-i:[a-z0-9(]))", re.I)
+"""Periods that do not end a sentence. A unit (``nt``, ``aa``, ``bp`` ...) ends one unless lower case or a
+number follows: "1,759 nt. The Rep ..." is two sentences."""
 _SPLIT_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])|(?<=[。！？])")
 _END_RE = re.compile(r"[.!?。！？][\"')\]]*$")
 _REF_RE = re.compile(r"\bdoi\b|doi\.org|\bPMID\b|^\(?\d{4}[a-z]?\)|\bet al\.,? \(?\d{4}|\bvol\.|\bpp\.", re.I)

@@ -72,6 +72,15 @@ def test_markdown_emphasis_does_not_hide_a_sentence():
         "Names like a_b_c and 2*3*4 stay as written here."]
 
 
+def test_a_unit_abbreviation_ends_a_sentence_before_a_capital():
+    text = ("The PCV2 genome is circular and 1,767 nt. The Rep gene lies on the plus strand of it. "
+            "The intron is 63 nt. long in some isolates, about 3 kb. downstream of the origin.")
+    assert whole_sentences(text) == [
+        "The PCV2 genome is circular and 1,767 nt.",
+        "The Rep gene lies on the plus strand of it.",
+        "The intron is 63 nt. long in some isolates, about 3 kb. downstream of the origin."]
+
+
 def test_a_mutation_in_a_found_motif_brings_the_sentence_on_that_motif(encode):
     """The tool found Y96 inside RCR motif III: the sentence on motif III's catalytic tyrosine is quoted, although
     the question's own wording matches general Rep sentences better."""
