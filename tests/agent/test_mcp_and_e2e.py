@@ -157,3 +157,44 @@ async def test_end_to_end_llama_cpp_qdrant_and_mcp(llm_server, sample_kb, tiny_e
     assert set(NODES) - {"corrective"} <= nodes
     assert all("duration_ms" in e.data and "tokens" in e.data for e in seq.trace if e.type == "step")
     assert [h["role"] for h in history] == ["user", "assistant"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+async def test_agentic_mode_on_the_real_llama_cpp_server(llm_server, sample_kb, tmp_path):
+    """Agentic mode forced onto the bundled SmolLM2-135M over HTTP: every stage asks the real model, what the
+    model returns is used or caught (never an exception, never prompt or error text in the answer), and the
+    answer that comes back has been checked claim by claim."""
+    from agent import prompts
+
+    settings = _with(sample_kb.settings,
+                     llm={"base_url": llm_server, "max_tokens": 64, "timeout_s": 900, "max_retries": 0},
+                     retrieval={"k": 2},
+                     agent={"checkpoint_url": f"sqlite:///{tmp_path / 'ckpt.sqlite'}", "max_rounds": 1,
+                            "max_context_passages": 2, "time_limit_s": 1800, "mode": "agentic",
+                            "claim_policy": "mark"})
+    svc = AgentService(settings, knowledge_base=sample_kb)
+    try:
+        r = await svc.run("What does the Rep protein of circoviruses do at the origin of replication?")
+    finally:
+        await svc.aclose()
+    steps = {}
+    for e in r.trace:
+        if e.type == "step":
+            steps.setdefault(e.node, e.data)
+            print(e.node, round(e.data["duration_ms"]), {k: e.data.get(k) for k in ("route", "llm", "model",
+                                                                                     "answer_mode", "regenerated")})
+    print("ANSWER:", r.answer)
+    assert r.mode == "agentic" and r.answer_mode in ("model", "fallback")
+    # the model was asked at route, grade and answer (not skipped by heuristics as in evidence or guarded mode)
+    assert not steps["route"]["llm"].startswith("skipped"), steps["route"]["llm"]
+    assert not str(steps["grade"]["model"]).startswith("skipped"), steps["grade"]["model"]
+    assert r.usage["llm_calls"] >= 3 and r.usage["completion_tokens"] > 0, r.usage
+    # what reached the user was checked: every claim has a verdict, and the unsupported ones are marked
+    assert steps["verify"]["claim_checker"] == "agent.claims" and r.claims
+    for c in r.claims:
+        if not c["supported"] and not c.get("exempt"):
+            assert "⚠ [unsupported]" in r.answer
+    for leak in ("Traceback", "ClosedResourceError", prompts.ROUTE_SYSTEM[:60], prompts.TOOLS_SYSTEM[:60]):
+        assert leak not in r.answer, leak
+    assert re.search(r"\[P\d\]", r.answer), r.answer  # it answers from the library, with citations
