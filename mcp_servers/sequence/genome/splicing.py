@@ -1,20 +1,23 @@
 """Spliced Reps: a Rep ORF with the endonuclease domain only (RepA) continued, past a GT..AG intron, by a
-downstream ORF in another frame that carries the SF3 helicase (mastrevirus Rep, genomovirus and some cyclovirus
-Reps); and the reverse case, a short N-terminal exon spliced in front of an ORF that holds the rest of the Rep
-(cyclovirus Reps: NCBI's Cyclovirus TN25 NC_038414.1 join(55..236,408..1086), PKgoat21 NC_014927.1
-join(1..164,334..1012)), `splice_upstream`.
+downstream open stretch that carries the SF3 helicase (mastrevirus Rep, genomovirus and some cyclovirus Reps;
+`downstream_splices`); and the reverse case, a short N-terminal exon spliced in front of an ORF that holds the rest
+of the Rep (cyclovirus Reps: NCBI's Cyclovirus TN25 NC_038414.1 join(55..236,408..1086); `upstream_splices`).
 
-`splice_rep(seq, circular, gene, call_rep)` works on the transcript strand: ORF A (the RepA candidate) from its ATG;
-B, an open stretch (no stop) in one of the other two frames that overlaps the last 600 nt of A and runs at least
-100 codons past A's stop. Every donor GT in A and acceptor AG in B's stretch that keeps B's frame, gives an intron
-of 40-400 nt and no stop at the junction is scored: donor similarity to the consensus AG|GTAAGT, acceptor YAG|,
-the pyrimidine share of the 12 nt before the AG (polypyrimidine tract), intron length in the typical 70-200 nt and,
-between otherwise equal splices, the shorter intron (weights set on the four NCBI-annotated spliced Reps of
-tests/data/sequences/genomes; checked on the NCBI per-family records by bench/genome_ncbi_eval.py). The best-scoring splices go to the Rep caller; the first that is a
-complete Rep gives the exons. The junction is a prediction (``notes`` says so): GT..AG is required, so a
-non-canonical intron is placed at the nearest canonical pair (the NCBI record of Saccharum streak virus puts its
-intron 86 nt long with an AC donor; the prediction here differs by a few codons at the junction). RepA, the
-unspliced ORF, is reported as well.
+Candidates (on the transcript strand): ORF A from its ATG; B, an open stretch (no stop) in any frame (A's own frame
+only past A's stop) that overlaps the last 600 nt of A and runs at least 50 codons past A's stop. Every donor GT in
+A and acceptor AG in B's stretch that keeps B's frame, gives an intron of 40-400 nt and no stop at the junction gets
+a splice-site score: donor similarity to the consensus AG|GTAAGT, acceptor YAG|, the pyrimidine share of the 12 nt
+before the AG (polypyrimidine tract), intron length in the typical 70-200 nt and, between otherwise equal splices,
+the shorter intron (weights set on the four NCBI-annotated spliced Reps of tests/data/sequences/genomes).
+
+The choice is made by the protein (`best_splice`): the best candidates by splice sites (TRIES per ORF and direction)
+go to the Rep caller in one batch, and among the complete (`yes`) Reps the one with the most HUH + SF3 profile bits
+plus splice-site score wins; it must beat the unspliced ORF's bits (by a margin the caller sets). A splice that
+drops conserved residues or keeps intron codons inside a domain loses bits, so the profile places the junction where
+the consensus alone cannot (bench/genome_ncbi_eval.py on the NCBI per-family records). The first exon's start is then
+bounded by the HUH domain (`_trim_start`). The junction stays a prediction (``notes`` says so, with both scores):
+GT..AG is required, so a non-canonical intron is placed at the nearest canonical pair (Saccharum streak virus: NCBI
+puts an AC donor; the prediction differs by a few codons at the junction). RepA, the unspliced ORF, is reported too.
 """
 
 from __future__ import annotations
