@@ -12,7 +12,7 @@ the shorter intron (weights set on the four NCBI-annotated spliced Reps of tests
 
 The choice is made by the protein (`best_splice`): the best candidates by splice sites (TRIES per ORF and direction)
 go to the Rep caller in one batch, and among the complete (`yes`) Reps the one with the most HUH + SF3 profile bits
-plus splice-site score wins; it must beat the unspliced ORF's bits (by a margin the caller sets). A splice that
+plus SITE_WEIGHT x splice-site score wins; it must beat the unspliced ORF's bits (by a margin the caller sets). A splice that
 drops conserved residues or keeps intron codons inside a domain loses bits, so the profile places the junction where
 the consensus alone cannot (bench/genome_ncbi_eval.py on the NCBI per-family records). The first exon's start is then
 bounded by the HUH domain (`_trim_start`). The junction stays a prediction (``notes`` says so, with both scores):
@@ -30,6 +30,7 @@ from .genes import Gene, gene_nt, translate
 
 SEARCH_NT = 1_500
 TRIES = 24  # candidate splices per ORF and direction sent to the Rep caller (best by splice sites)
+SITE_WEIGHT = 2.0  # profile bits per splice-site score point (1, 2, 3 tried on the 108 NCBI genomovirus records)
 MAX_NTERM = 30  # residues before the HUH domain: 95th percentile over 361 training Reps, 19 families (_trim_start)
 DONOR_WINDOW = 600
 INTRON_RANGE = (40, 400)
@@ -235,7 +236,7 @@ def best_splice(seq: str, circular: bool, cands: list[Splice], call_reps,
     if not cands:
         return None
     calls = call_reps([(f"splice{k}", c.protein) for k, c in enumerate(cands)], with_family=False)
-    scored = [(rep_bits(call) + c.site_score, rep_bits(call), k) for k, (c, call) in enumerate(zip(cands, calls))
+    scored = [(rep_bits(call) + SITE_WEIGHT * c.site_score, rep_bits(call), k) for k, (c, call) in enumerate(zip(cands, calls))
               if call.get("call") == "yes"]
     if not scored:
         return None
@@ -249,7 +250,8 @@ def best_splice(seq: str, circular: bool, cands: list[Splice], call_reps,
     call = call_reps([("spliced", sp.protein)])[0]  # with the family
     strand, exons = sp.source.strand, sp.exons
     start, end = (exons[0][0], exons[-1][1]) if strand == 1 else (exons[-1][0], exons[0][1])
-    note = sp.note + f"; chosen by Rep profile bits ({bits:.1f}) + splice-site score ({sp.site_score:.1f})"
+    note = sp.note + (f"; chosen by Rep profile bits ({bits:.1f}) + {SITE_WEIGHT:g} x splice-site score "
+                      f"({sp.site_score:.1f})")
     return Gene(start, end, strand, sp.protein, "splice", exons=exons, notes=[note]), call, sp
 
 
