@@ -12,10 +12,10 @@ the shorter intron (weights set on the four NCBI-annotated spliced Reps of tests
 
 The choice is made by the protein (`best_splice`): the best candidates by splice sites (TRIES per ORF and direction)
 go to the Rep caller in one batch, and among the complete (`yes`) Reps the one with the most HUH + SF3 profile bits
-plus SITE_WEIGHT x splice-site score wins; it must beat the unspliced ORF's bits (by a margin the caller sets). A splice that
-drops conserved residues or keeps intron codons inside a domain loses bits, so the profile places the junction where
-the consensus alone cannot (bench/genome_ncbi_eval.py on the NCBI per-family records). The first exon's start is then
-bounded by the HUH domain (`_trim_start`). The junction stays a prediction (``notes`` says so, with both scores):
+plus SITE_WEIGHT x splice-site score wins; it must beat the unspliced ORF's bits (by a margin the caller sets). A
+splice that drops conserved residues or keeps intron codons inside a domain loses bits, so the profile places the
+junction where the consensus alone cannot (bench/genome_ncbi_eval.py on the NCBI per-family records). The first
+exon's start is then bounded by the HUH domain (`_trim_start`). The junction stays a prediction (``notes`` says so, with both scores):
 GT..AG is required, so a non-canonical intron is placed at the nearest canonical pair (Saccharum streak virus: NCBI
 puts an AC donor; the prediction differs by a few codons at the junction). RepA, the unspliced ORF, is reported too.
 """
@@ -236,8 +236,8 @@ def best_splice(seq: str, circular: bool, cands: list[Splice], call_reps,
     if not cands:
         return None
     calls = call_reps([(f"splice{k}", c.protein) for k, c in enumerate(cands)], with_family=False)
-    scored = [(rep_bits(call) + SITE_WEIGHT * c.site_score, rep_bits(call), k) for k, (c, call) in enumerate(zip(cands, calls))
-              if call.get("call") == "yes"]
+    scored = [(rep_bits(call) + SITE_WEIGHT * c.site_score, rep_bits(call), k)
+              for k, (c, call) in enumerate(zip(cands, calls)) if call.get("call") == "yes"]
     if not scored:
         return None
     _, bits, k = max(scored)
