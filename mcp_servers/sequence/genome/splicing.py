@@ -16,8 +16,9 @@ plus SITE_WEIGHT x splice-site score wins; it must beat the unspliced ORF's bits
 splice that drops conserved residues or keeps intron codons inside a domain loses bits, so the profile places the
 junction where the consensus alone cannot (bench/genome_ncbi_eval.py on the NCBI per-family records). The first
 exon's start is then bounded by the HUH domain (`_trim_start`). The junction stays a prediction (``notes`` says so,
-with both scores): GT..AG is required, so a non-canonical intron is placed at the nearest canonical pair (Saccharum streak virus: NCBI
-puts an AC donor; the prediction differs by a few codons at the junction). RepA, the unspliced ORF, is reported too.
+with both scores): GT..AG is required, so a non-canonical intron is placed at the nearest canonical pair (Saccharum
+streak virus: NCBI puts an AC donor; the prediction differs by a few codons at the junction). RepA, the unspliced
+ORF, is reported too.
 """
 
 from __future__ import annotations
