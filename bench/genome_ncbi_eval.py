@@ -28,13 +28,32 @@ NEAR_NT = 15
 NONA = re.compile(r"nona\w*\s*(?:motif|sequence)?[^ACGTU]{0,30}([ACGTU]{9})", re.I)
 
 
+def split_parts(parts, n: int) -> list[tuple[int, int]]:
+    """Exons as sorted (start, end) pieces split at the origin: an exon that crosses the origin (end < start, ours)
+    becomes (start, n) + (0, end), as GenBank writes it (join(1484..1711,1..1))."""
+    out = []
+    for s, e in parts:
+        out += [(s, n), (0, e)] if e < s else [(s, e)]
+    return sorted((p for p in out if p[1] > p[0]), key=lambda p: p[0])
+
+
+def n_exons(parts, n: int) -> int:
+    """Exon count, an exon cut by the origin counted once."""
+    pieces = split_parts(parts, n)
+    return len(pieces) - (len(pieces) > 1 and pieces[0][0] == 0 and pieces[-1][1] == n)
+
+
 def ncbi_reps(rec) -> list[tuple]:
+    """(stop position, strand, exon pieces split at the origin) of each NCBI Rep CDS; the stop is the + strand end
+    (strand 1) or start (strand -1) of the CDS's last part in transcript order."""
     out = []
     for f in rec.features:
         prod = " ".join(f.qualifiers.get("product", []) + f.qualifiers.get("note", []))
         if f.type == "CDS" and REP_PRODUCT.search(prod) and not re.search(r"\bRep[AB]\b", prod):
-            parts = sorted(((int(p.start), int(p.end)) for p in f.location.parts), key=lambda p: p[0])
-            out.append((int(f.location.start), int(f.location.end), f.location.strand, parts))
+            last = f.location.parts[-1]
+            stop = int(last.end) if f.location.strand == 1 else int(last.start)
+            parts = split_parts([(int(p.start), int(p.end)) for p in f.location.parts], len(rec))
+            out.append((stop, f.location.strand, parts))
     return out
 
 
@@ -50,18 +69,19 @@ def compare(rec, res: dict) -> dict:
     want = ncbi_reps(rec)
     reps = [g for g in res["genes"] if g["role"] == "rep"]
     row = {"id": rec.id, "length": len(rec), "is_cress": res["is_cress"], "ncbi_reps": len(want),
-           "ncbi_spliced": any(len(w[3]) > 1 for w in want), "rep": "none" if reps else "missed",
+           "ncbi_spliced": any(n_exons(w[2], len(rec)) > 1 for w in want), "rep": "none" if reps else "missed",
            "origin": (res["origin"] or {}).get("nonanucleotide"), "ncbi_nonanucleotide": ncbi_nonanucleotide(rec)}
     if not want:
         row["rep"] = "no NCBI Rep" if not reps else "extra"
         return row
+    n = len(rec)
     for g in reps:
-        parts = sorted((tuple(e) for e in g["exons"]), key=lambda p: p[0]) if g["exons"] else [(g["start"], g["end"])]
-        for s, e, strand, wparts in want:
-            stop_same = (g["end"] == e) if strand == 1 else (g["start"] == s)
+        parts = split_parts(g["exons"] or [(g["start"], g["end"])], n)
+        for stop, strand, wparts in want:
+            stop_same = (g["end"] if strand == 1 else g["start"]) == stop
             if g["strand"] != strand:
                 continue
-            if [tuple(p) for p in parts] == [tuple(p) for p in wparts]:
+            if parts == wparts:
                 row["rep"] = "exact"
                 return row
             if len(parts) == len(wparts) and all(abs(x - y) <= NEAR_NT for p, w in zip(parts, wparts)

@@ -174,10 +174,21 @@ def test_capsid(name, span, strand):
 
 
 @pytest.mark.parametrize("name", ["NC_001422.1.gbk", "pBAD30.gb", "AB000048.gb", "NC_001401.2.fna",
-                                  "NC_015783.1.gbk"])
+                                  "NC_015783.1.gbk", "NC_000883.2.gbk"])
 def test_negatives(name):
     rec = _one(_text(name))
     assert rec["is_cress"] == "no" and not _role(rec, "rep") and rec["origin"] is None and rec["family"] is None
+
+
+@pytest.mark.parametrize("name, helicase", [("HPV16REF.fna", (864, 2814, 649)), ("NC_000883.2.gbk", (615, 2631, 671))])
+def test_sf3_helicase_genomes_are_not_cress(name, helicase):
+    # papillomavirus E1 and parvovirus B19 NS1 are SF3 helicases (NS1 also has an HUH-like endonuclease domain):
+    # read as closed circles, their genomes still have no Rep and no origin; the helicase gene itself is found
+    # (E1 865..2813, NS1 616..2631 as annotated) and called `no`
+    rec = _one(_text(name), circular=True)
+    assert rec["is_cress"] == "no" and not _role(rec, "rep") and rec["origin"] is None
+    (gene,) = [g for g in rec["genes"] if (g["start"], g["end"], g["protein_length"]) == helicase]
+    assert gene["rep_call"]["call"] == "no"
 
 
 def test_anellovirus_is_circular_and_not_cress():

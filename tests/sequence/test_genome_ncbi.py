@@ -43,6 +43,10 @@ def _role(rec: dict, role: str) -> list[dict]:
     ("NC_038414.1", "YP_009506321.1", [[54, 236], [407, 1086]], 1, (1092, 1761, -1), "Circoviridae"),
     # Cyclovirus PKgoat21/PAK/2009: Rep join(1..164,334..1012)
     ("NC_014927.1", "YP_004152327.1", [[0, 164], [333, 1012]], 1, None, "Circoviridae"),
+    # Pacific flying fox associated cyclovirus-1: Rep complement(join(751..1505,1605..1821)); the HUH domain of this
+    # splice is best matched by the untrimmed pan-CRESS profile (coverage 0.50), which a coverage rule rejected: the
+    # choice is now by profile bits + splice sites (before: acceptor 45 nt off)
+    ("NC_038402.1", "YP_009506298.1", [[1604, 1821], [750, 1505]], -1, (37, 745, 1), "Circoviridae"),
 ])
 def test_rep_matches_ncbi(acc, rep_id, exons, strand, cap, family):
     rec, gb = _annotate(acc)
@@ -96,6 +100,31 @@ def test_annotated_anellovirus_is_not_cress():
         "translation"][0]
 
 
+def test_spliced_rep_start_bounded_by_the_huh_domain():
+    # Human cyclovirus VS5700009 NC_021568.1: NCBI Rep join(61..224,321..993). The exon's open stretch runs across the
+    # origin to an ATG 53 codons upstream of NCBI's; the start moves to the first ATG within MAX_NTERM residues of the
+    # HUH domain, which is NCBI's. NCBI's donor (AGTACA) is not GT; the nearest GT donor is 3 nt upstream.
+    rec, gb = _annotate("NC_021568.1")
+    (rep,) = _role(rec, "rep")
+    assert rep["exons"] == [[60, 221], [320, 993]] and rep["strand"] == 1 and rep["rep_call"]["call"] == "yes"
+    ncbi = _ncbi_cds(gb, "YP_008130363.1").qualifiers["translation"][0]
+    assert rep["protein"][:53] == ncbi[:53] and rep["protein"][53:] == ncbi[54:]  # NCBI's donor adds one codon (W)
+    assert "start codon moved 52 codons down" in rep["notes"][0]
+
+
+def test_mastrevirus_short_helicase_exon():
+    # Bean yellow dwarf virus NC_003493.2 (Mastrevirus; FASTA from virtool/ref-builder's NCBI record, SOURCE.md): Rep
+    # complement(join(1308..1721,1808..2398)). The helicase exon runs 70 codons past the RepA ORF's stop (fewer than
+    # the 100 once required): the intron and stop are NCBI's; the start is the most upstream ATG, 24 codons before
+    # NCBI's (the genes rule), so only the junction and the stop are compared.
+    res = annotate_genome((GENOMES / "NC_003493.2.fna").read_text())
+    (rec,) = res["records"]
+    (rep,) = _role(rec, "rep")
+    assert rec["is_cress"] == "yes" and rep["strand"] == -1 and rep["rep_call"]["call"] == "yes"
+    assert rep["exons"][0][0] == 1807 and rep["exons"][1] == [1307, 1721]
+    assert any(g["product"].startswith("RepA") and (g["start"], g["end"]) == (1519, 2470) for g in rec["genes"])
+
+
 def test_rep_less_variant_stem_loop_is_not_cress():
     # Torque teno virus RefSeq NC_043414.1 (linear record, no CDS annotated) holds AAGTATTAC (the PCV2 variant) in a
     # stem-loop; without a Rep only the consensus nonanucleotides of Rep-less components (DNA-B, satellites) count
@@ -117,11 +146,13 @@ def test_ncbi_eval_bench_compares_exons(tmp_path, capsys):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     out = tmp_path / "rows.json"
-    files = [str(GENOMES / f"{a}.gbk") for a in ("NC_023870.1", "NC_038414.1", "NC_002076.2")]
+    files = [str(GENOMES / f"{a}.gbk") for a in ("NC_023870.1", "NC_038414.1", "NC_002076.2", "NC_023868.1")]
     assert mod.main(files + ["--json", str(out)]) == 0
     rows = {r["id"]: r for r in json.loads(out.read_text())}
     assert rows["NC_023870.1"]["rep"] == "exact" and rows["NC_023870.1"]["ncbi_spliced"]
     assert rows["NC_023870.1"]["origin"] == rows["NC_023870.1"]["ncbi_nonanucleotide"] == "TAATATTAT"
     assert rows["NC_038414.1"]["rep"] == "exact"
+    # Dragonfly cyclovirus 3: NCBI's unspliced Rep complement(join(1..1,810..1711)) crosses the origin; ours is 809..1
+    assert rows["NC_023868.1"]["rep"] == "exact" and rows["NC_023868.1"]["ncbi_spliced"]
     assert rows["NC_002076.2"]["rep"] == "no NCBI Rep" and rows["NC_002076.2"]["is_cress"] == "no"
     assert "| NC_023870 | 1 |" in capsys.readouterr().out  # one row per input file

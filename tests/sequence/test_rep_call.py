@@ -173,10 +173,15 @@ def test_hard_negatives_are_no():
 
 
 def test_negative_controls_are_no():
-    """Issue #13 controls (sources in SOURCE.md): parvovirus NS1 (FPV, B19), IS200/IS605 TnpA, Ras P-loop GTPases."""
+    """Issue #13 controls (sources in SOURCE.md): parvovirus NS1 (FPV, B19), IS200/IS605 TnpA, Ras P-loop GTPases,
+    papillomavirus E1 (HPV16) and anellovirus ORF1 (TTV1)."""
     recs = _fasta("rep_negative_controls.faa")
     kinds = {h.split()[1] for h, _ in recs}
-    assert kinds == {"parvo_ns1", "is200_tnpa", "ras"}
+    assert kinds == {"parvo_ns1", "is200_tnpa", "ras", "papilloma_e1", "anello_orf1"}
+    lengths = {h.split()[0]: len(s) for h, s in recs}
+    assert lengths["P03114"] == 649 and lengths["YP_004928144.1"] == 671 and lengths["NP_817122.1"] == 770
+    e1 = dict((h.split()[0], s) for h, s in recs)["P03114"]
+    assert e1.startswith("MADPAGTNGEEG") and "GAANTGKS" in e1  # E1's N-terminus and SF3 Walker A (P-loop)
     for (h, _), a in zip(recs, call_reps([(h.split()[0], s) for h, s in recs])):
         assert a["call"] == "no" and not a["is_rep"] and a["family"] is None, (h, a["call"], a["reason"])
         assert a["confidence"] >= 0.9, (h, a["confidence"])

@@ -59,7 +59,7 @@ async def _exercise(session: ClientSession, pcv2_rep: str) -> None:
     assert {m["motif"] for m in pcv2["motifs"]} >= {"motif_II", "walker_A"}
     controls = _payload(await session.call_tool(
         "annotate_rep", {"sequence": (SEQ_DATA / "rep_negative_controls.faa").read_text()}))["records"]
-    assert len(controls) == 6 and {r["call"] for r in controls} == {"no"}  # NS1, IS200 TnpA, Ras
+    assert len(controls) == 8 and {r["call"] for r in controls} == {"no"}  # NS1, IS200 TnpA, Ras, E1, TTV ORF1
     ttv = _payload(await session.call_tool(
         "annotate_genome", {"sequence": (SEQ_DATA / "genomes/NC_015783.1.gbk").read_text()}))["records"][0]
     assert ttv["is_cress"] == "no" and ttv["origin"] is None and not [g for g in ttv["genes"] if g["role"] == "rep"]

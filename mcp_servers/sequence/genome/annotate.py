@@ -13,7 +13,7 @@ from .genes import Gene, find_genes
 from .origin import find_origin
 from .records import GenomeRecord, read_genomes
 from .rep_adapter import BACKEND, call_reps, rank
-from .splicing import splice_rep, splice_upstream
+from .splicing import best_splice, downstream_splices, rep_bits, upstream_splices
 
 EDGE_NT = 3
 
@@ -40,6 +40,7 @@ def _inside(g: Gene, h: Gene, n: int) -> bool:
 # stem-loop; bench/genome_ncbi_eval.py)
 COMPONENT_NONANUCLEOTIDES = {"TAATATTAC", "TAGTATTAC", "TATTATTAC", "TAATATTAT", "TAGTGTTAC"}
 DOMAIN_CUT = 0.8  # profile coverage below which a Rep ORF's HUH or SF3 domain counts as cut (then try splicing)
+SPLICE_GAIN = 20.0  # bits by which a spliced reading must beat a complete unspliced Rep ORF to replace it
 
 
 def _gene_dict(g: Gene, n: int, role: str, product: str, call: dict | None) -> dict:
@@ -55,51 +56,51 @@ def _domain(call: dict, name: str) -> dict | None:
     return next((d for d in call.get("domains") or [] if d.get("domain") == name), None)
 
 
-def _cut_exon(rec: GenomeRecord, gene: Gene, call: dict, upstream: bool):
-    """(spliced gene, call) when `gene` is a Rep ORF whose endonuclease (upstream=True) or helicase domain is
-    missing or cut (profile coverage < DOMAIN_CUT) and a spliced reading (an N-terminal exon in front of it, or a
-    helicase exon after it) is a complete Rep with a stronger such domain (cyclovirus, genomovirus Reps); else
-    None. Only with the profile caller, which reports domains."""
-    name = "HUH endonuclease" if upstream else "SF3 helicase"
-    old = _domain(call, name)
-    if "domains" not in call or (old is not None and old.get("profile_coverage", 1.0) >= DOMAIN_CUT):
-        return None
-    splice = splice_upstream if upstream else splice_rep
-    spliced = splice(rec.sequence, rec.circular, gene, call_reps, min_coverage=DOMAIN_CUT)
-    new = _domain(spliced[1], name) if spliced is not None else None
-    if new is None or new.get("profile_coverage", 0.0) < DOMAIN_CUT:
-        return None  # the splice must complete the cut domain
-    return spliced if old is None or new["score"] > old["score"] else None
+def _cut(call: dict, name: str) -> bool:
+    """The call (profile caller, which reports domains) lacks domain `name` or its hit covers < DOMAIN_CUT of the
+    profile."""
+    d = _domain(call, name)
+    return "domains" in call and (d is None or d.get("profile_coverage", 1.0) < DOMAIN_CUT)
+
+
+def _splices(rec: GenomeRecord, gene: Gene, call: dict, downstream: bool = True) -> list:
+    """Candidate splices of a Rep ORF: a helicase exon after it when its helicase is cut (or `downstream`), an
+    N-terminal exon before it when its endonuclease is cut."""
+    seq, circ = rec.sequence, rec.circular
+    down = downstream_splices(seq, circ, gene) if downstream or _cut(call, "SF3 helicase") else []
+    return down + (upstream_splices(seq, circ, gene) if _cut(call, "HUH endonuclease") else [])
 
 
 def _pick_rep(rec: GenomeRecord, genes: list[Gene], calls: dict[int, dict]):
-    """(rep gene, its call, RepA gene or None, reasons) following roles' rule; rep gene None when there is none."""
-    seq, circ, n = rec.sequence, rec.circular, len(rec)
+    """(rep gene, its call, RepA gene or None, reasons) following roles' rule; rep gene None when there is none.
+
+    A complete Rep ORF is the Rep unless its endonuclease or helicase domain is cut and a spliced reading beats it
+    by SPLICE_GAIN bits; without a complete Rep ORF, the best spliced reading of the endonuclease-only ORFs (a
+    helicase exon after them, or an N-terminal exon before an ORF with a cut endonuclease) is the Rep."""
+    n = len(rec)
     order = sorted(calls, key=lambda i: rank(calls[i]), reverse=True)
     if not order or calls[order[0]].get("call") == "no":
         return None, None, None, []
     top = calls[order[0]]
     if top.get("call") == "yes":
         gene = genes[order[0]]
-        spliced = _cut_exon(rec, gene, top, upstream=True)
-        if spliced is not None:
-            return spliced[0], spliced[1], None, []
-        spliced = _cut_exon(rec, gene, top, upstream=False)  # a RepA-like ORF that reaches into the helicase
-        return (spliced[0], spliced[1], gene, []) if spliced is not None else (gene, top, None, [])
-    # no complete Rep: try a spliced reading of each endonuclease-only ORF, then an N-terminal exon in front of an
-    # ORF that has the helicase but not the endonuclease
+        got = best_splice(rec.sequence, rec.circular, _splices(rec, gene, top, downstream=False), call_reps,
+                          rep_bits(top) + SPLICE_GAIN)
+        if got is None:
+            return gene, top, None, []
+        return got[0], got[1], None if got[2].upstream else gene, []
+    cands = []
     for i in order:
         if calls[i].get("call") not in ("partial", "huh_only"):
             break
-        spliced = splice_rep(seq, circ, genes[i], call_reps)
-        if spliced is not None:
-            return spliced[0], spliced[1], genes[i], []
-        spliced = _cut_exon(rec, genes[i], calls[i], upstream=True)
-        if spliced is not None:
-            return spliced[0], spliced[1], None, []
+        cands += _splices(rec, genes[i], calls[i], downstream=_domain(calls[i], "HUH endonuclease") is not None
+                          or "domains" not in calls[i])
+    got = best_splice(rec.sequence, rec.circular, cands, call_reps)
+    if got is not None:
+        return got[0], got[1], None if got[2].upstream else got[2].source, []
     if top.get("call") == "partial":
         g = genes[order[0]]
-        if not circ and _touches_edge(g, n):
+        if not rec.circular and _touches_edge(g, n):
             return g, top, None, ["The Rep ORF runs into the end of the contig: a truncated Rep."]
         return None, top, None, ["partial-needs-origin"]
     return None, None, None, []
