@@ -19,7 +19,7 @@ from mcp_servers.sequence.rep_split import in_evaluation_split
 from tests.fixtures.sequence import SEQ_DATA
 
 AUDIT = SEQ_DATA / "rep_label_audit.tsv"
-RULES = {"para_rep", "copy_elsewhere", "filed_twice"}
+RULES = {"para_rep", "copy_elsewhere", "filed_twice", "placeholder"}
 
 
 def _audit() -> list[dict]:
@@ -60,6 +60,38 @@ def test_label_audit_table_is_consistent():
     assert checked >= 3
 
 
+def test_placeholder_rule_only_widens_placeholder_labels():
+    """`placeholder` rows: the organism is a higher-taxon placeholder, and the second accepted family is either the
+    family of a training Rep at >= the shipped family level and >= 5 points closer than the label's, or "unclassified
+    CRESS" when no training Rep reaches that level."""
+    from bench.rep_label_audit import COPY_MARGIN, FAMILY_LEVEL, PLACEHOLDER
+
+    rows = [r for r in _audit() if r["rule"] == "placeholder"]
+    assert rows and FAMILY_LEVEL == rep_family_level()
+    refs = {r.accession: r for r in rep_family.references()}
+    for r in rows:
+        assert PLACEHOLDER.search(r["virus"]), r["virus"]
+        label, extra = r["accepted"].split("|")
+        assert label == r["label"] and extra != label
+        if extra == rep_family.UNCLASSIFIED:
+            assert not r["evidence"] and (not r["identity"] or float(r["identity"]) < FAMILY_LEVEL), r
+        else:
+            assert extra == r["evidence_family"] and float(r["identity"]) >= FAMILY_LEVEL, r
+            assert not r["label_best"] or float(r["label_best"]) <= float(r["identity"]) - COPY_MARGIN + 1e-9, r
+            if r["evidence"] in refs:
+                assert _identity(r["sequence"], refs[r["evidence"]].sequence) == pytest.approx(
+                    float(r["identity"]), abs=0.002)
+    # named viruses are never widened by this rule
+    assert not [r for r in rows if not PLACEHOLDER.search(r["virus"])]
+    assert not PLACEHOLDER.search("Canine circovirus") and PLACEHOLDER.search("Periparus ater Circoviridae sp.")
+
+
+def rep_family_level() -> float:
+    from mcp_servers.sequence.rep_call import calibration
+
+    return calibration()["thresholds"]["family_identity"]
+
+
 def test_para_reps_are_alphasatellite_reps():
     rows = [r for r in _audit() if r["rule"] == "para_rep"]
     assert len(rows) >= 2
@@ -90,6 +122,45 @@ def test_evaluation_reps_of_named_families(acc, family):
     fam = classify_rep(s)
     assert fam["name"] == family, fam
     assert fam["nearest"]["family"] == family or fam["method"] == "family profile HMM"
+
+
+def _mutant(seq: str, every: int) -> str:
+    """seq with every `every`-th residue changed (deterministic): identity ~ 1 - 1/every."""
+    swap = {c: "W" if c != "W" else "C" for c in set(seq)}
+    return "".join(swap[c] if i % every == every - 1 else c for i, c in enumerate(seq))
+
+
+def _ref(acc: str, family: str, seq: str) -> rep_family.Reference:
+    return rep_family.Reference(acc, family, None, seq, rep_family._kmers(seq))
+
+
+def test_runner_up_and_close_call():
+    """The runner-up is the nearest reference of another family; a win by < CLOSE_MARGIN identity is a close call,
+    and the call itself stays with the nearest reference."""
+    (_, s), = [(h, s) for h, s in _subset("rep:") if h.startswith("ARE29794.1")]
+    from mcp_servers.sequence.rep_call import calibration
+
+    near, close, far = _mutant(s, 10), _mutant(s, 9), _mutant(s, 3)  # ~0.90, ~0.89, ~0.67 identity
+    fam = rep_family.classify_hits(s, [], calibration(), [_ref("A1", "FamA", near), _ref("B1", "FamB", close)])
+    assert fam["name"] == "FamA" and fam["method"] == "nearest reference", fam
+    assert fam["runner_up"]["family"] == "FamB" and fam["runner_up"]["accession"] == "B1"
+    assert 0 < fam["runner_up"]["margin"] < rep_family.CLOSE_MARGIN and fam["close_call"] is True
+    assert fam["runner_up"]["margin"] == pytest.approx(fam["nearest"]["identity"] - fam["runner_up"]["identity"],
+                                                       abs=0.002)
+    fam = rep_family.classify_hits(s, [], calibration(), [_ref("A1", "FamA", near), _ref("A2", "FamA", close),
+                                                          _ref("B1", "FamB", far)])
+    assert fam["name"] == "FamA" and fam["runner_up"]["accession"] == "B1" and fam["close_call"] is False
+    assert fam["runner_up"]["margin"] > 0.15
+    fam = rep_family.classify_hits(s, [], calibration(), [_ref("A1", "FamA", near), _ref("A2", "FamA", close)])
+    assert fam["runner_up"] is None and fam["close_call"] is False
+
+
+def test_shipped_classification_reports_runner_up():
+    (_, s), = [(h, s) for h, s in _subset("rep:") if h.startswith("ARE29794.1")]
+    fam = classify_rep(s)
+    assert fam["name"] == "Circoviridae" and fam["close_call"] is False
+    assert fam["runner_up"] is None or (fam["runner_up"]["family"] != "Circoviridae"
+                                        and fam["runner_up"]["identity"] <= fam["nearest"]["identity"])
 
 
 def test_unrelated_protein_is_unclassified():
