@@ -178,9 +178,19 @@ def _reference_proteins(exclude: str) -> dict[str, list[Protein]]:
     return out
 
 
+def _calls_without_motifs(reps, hmms) -> list[str]:
+    """The call from the profile evidence alone (no RCR motif evidence for a missing HUH domain)."""
+    from mcp_servers.sequence.rep_call import calibration, decide, evidence
+
+    cal = calibration()
+    return [decide(evidence(h, len(s), cal), cal)[0]
+            for (_, s), h in zip(reps, rep_profiles.search([s for _, s in reps], hmms))]
+
+
 def test_held_out_family_is_still_a_rep():
     """Bacilladnaviridae removed: its profiles dropped and the pan-CRESS profiles rebuilt without it (from the shipped
-    training references); its evaluation Reps must still be called `yes`, phage Reps must not."""
+    training references); its evaluation Reps must still be called `yes`, phage Reps must not. Two mechanisms: the
+    pan-CRESS HUH profile, and the RCR motifs II/III before the SF3 domain when no HUH profile matches."""
     held = "Bacilladnaviridae"
     pan = rep_build.pan_profiles(_reference_proteins(held))
     assert [rep_profiles.text(h.name) for h in pan] == ["HUH|pan-CRESS", "SF3|pan-CRESS"]
@@ -189,10 +199,14 @@ def test_held_out_family_is_still_a_rep():
     hmms += pan
     reps = [(h.split()[0], s) for h, s in _subset(f"rep:{held}")]
     assert len(reps) == 3
-    calls = [r["call"] for r in call_reps(reps, with_family=False, hmms=hmms)]
-    assert calls.count("yes") >= 2, calls
+    res = call_reps(reps, with_family=False, hmms=hmms)
+    assert [r["call"] for r in res] == ["yes"] * 3, [(r["id"], r["call"], r["reason"]) for r in res]
+    assert sum("RCR motifs II" in r["reason"] for r in res) == 1  # YP_010805706: no HUH profile reaches 20 bits
+    assert _calls_without_motifs(reps, hmms).count("yes") == 2
     phage = [(h.split()[0], s) for h, s in _subset("phage:")]
     assert "yes" not in [r["call"] for r in call_reps(phage, with_family=False, hmms=hmms)]
-    # and without the pan-CRESS profiles the held-out family is not recognised (what the pan profiles fix)
+    # without the pan-CRESS profiles only the motif evidence is left, and without both nothing is recognised
     bare = [h for h in hmms if "pan-CRESS" not in rep_profiles.text(h.name)]
-    assert "yes" not in [r["call"] for r in call_reps(reps, with_family=False, hmms=bare)]
+    res = call_reps(reps, with_family=False, hmms=bare)
+    assert [r["call"] for r in res] == ["no", "yes", "yes"] and all("RCR motifs II" in r["reason"] for r in res[1:])
+    assert "yes" not in _calls_without_motifs(reps, bare)
