@@ -157,7 +157,8 @@ def print_tables(res: dict) -> None:
 
 def print_eval_tables(res: dict) -> None:
     print("\n| family | n (eval, 250-600 aa) | yes recall (new) | yes recall (old regex) | family accuracy (raw label) "
-          "| family accuracy (audited; audited records) | family accuracy, named-genus Reps (n) | calls (new) | misses |")
+          "| family accuracy (audited; audited records) | family accuracy, named-genus Reps (n) "
+          "| calls (new) | misses |")
     print("|---|---|---|---|---|---|---|---|---|")
     for fam, r in res["families"].items():
         mark = "" if r["n"] >= MIN_EVAL else " (n<5)"
