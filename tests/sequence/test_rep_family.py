@@ -210,3 +210,21 @@ def test_held_out_family_is_still_a_rep():
     res = call_reps(reps, with_family=False, hmms=bare)
     assert [r["call"] for r in res] == ["no", "yes", "yes"] and all("RCR motifs II" in r["reason"] for r in res[1:])
     assert "yes" not in _calls_without_motifs(reps, bare)
+
+
+def test_loo_bench_decisions():
+    """bench/rep_family_loo.decide: nearest kept reference, k-NN vote, profile tie-break, near-copy trust, fallback."""
+    from bench.rep_family_loo import decide
+
+    fam = ["A", "B", "B", "C"]
+    nb = [(0, 0.62), (1, 0.60), (2, 0.59), (3, 0.30)]  # (reference index, identity), nearest first
+    keep = [True, True, True, True]
+    prof = {"A": 100.0, "B": 180.0}
+    assert decide(nb, keep, fam, prof, 0.4) == "A"
+    assert decide(nb, keep, fam, prof, 0.4, "knn") == "B"  # 0.60 + 0.59 outweigh 0.62
+    assert decide(nb, keep, fam, prof, 0.4, "tie") == "B"  # A and B within 0.05: the profile decides
+    assert decide(nb, keep, fam, {"A": 200.0, "B": 180.0}, 0.4, "tie") == "A"
+    assert decide(nb, [False, True, True, True], fam, prof, 0.4) == "B"  # A cleaned out
+    assert decide(nb, [False, True, True, True], fam, prof, 0.4, trust=0.6) == "A"  # near-copy trusted anyway
+    assert decide(nb, keep, fam, prof, 0.7) == "B"  # below the identity level: best profile (>= 60 bits)
+    assert decide(nb, keep, fam, {"A": 30.0}, 0.7) is None  # weak profile: unclassified
