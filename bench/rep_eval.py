@@ -45,6 +45,11 @@ def _near(res: dict) -> float | None:
     return f["nearest"]["identity"] if f and f.get("nearest") else None
 
 
+def _named(p: Protein) -> bool:
+    """The virus name states an ICTV genus ("Canine circovirus"; not a placeholder such as "Circovirus sp.")."""
+    return p.genus is not None and " sp." not in p.virus
+
+
 def evaluate(proteins: list[Protein], audit: dict[str, set[str]] | None = None) -> dict:
     """Calls on the evaluation split. Family accuracy against the raw CRESSENT label (the first file that lists the
     accession) and against the label audit (bench/rep_label_audit.py: accepted families per audited record)."""
@@ -70,13 +75,18 @@ def evaluate(proteins: list[Protein], audit: dict[str, set[str]] | None = None) 
         fam = key[4:]
         named = [new[i]["family"]["name"] if new[i]["family"] else None for i in idx]
         ok_audit = [n in audit.get(ev[i].accession, {fam}) for i, n in zip(idx, named)]
+        by_name = [(n == fam) for i, n in zip(idx, named) if _named(ev[i])]
         fams[fam] = {"n": len(idx), "recall_yes": _rate([new[i]["call"] for i in idx], "yes"),
                      "recall_yes_old": _rate([old[i] for i in idx], "yes"),
                      "family_accuracy": sum(n == fam for n in named) / len(idx),
                      "family_accuracy_audited": sum(ok_audit) / len(idx),
                      "audited_records": sum(ev[i].accession in audit for i in idx),
+                     "named_genus": {"n": len(by_name), "accuracy": sum(by_name) / len(by_name) if by_name else None},
                      "family_misses": {ev[i].accession: {"predicted": n, "nearest_identity": _near(new[i]),
-                                                         "accepted_by_audit": ok}
+                                                         "accepted_by_audit": ok, "virus": ev[i].virus,
+                                                         "close_call": bool((new[i]["family"] or {}).get("close_call")),
+                                                         "runner_up": ((new[i]["family"] or {}).get("runner_up")
+                                                                       or {}).get("family")}
                                        for i, n, ok in zip(idx, named, ok_audit) if n != fam},
                      "calls": _dist([new[i]["call"] for i in idx]), "calls_old": _dist([old[i] for i in idx]),
                      "misses": [ev[i].accession for i in idx if new[i]["call"] != "yes"][:8]}
@@ -147,16 +157,19 @@ def print_tables(res: dict) -> None:
 
 def print_eval_tables(res: dict) -> None:
     print("\n| family | n (eval, 250-600 aa) | yes recall (new) | yes recall (old regex) | family accuracy (raw label) "
-          "| family accuracy (audited; audited records) | calls (new) | misses |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| family accuracy (audited; audited records) | family accuracy, named-genus Reps (n) "
+          "| calls (new) | misses |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for fam, r in res["families"].items():
         mark = "" if r["n"] >= MIN_EVAL else " (n<5)"
+        ng = r["named_genus"]
+        named = f"{ng['accuracy']:.3f} ({ng['n']})" if ng["n"] else "-"
         print(f"| {fam}{mark} | {r['n']} | {r['recall_yes']:.3f} | {r['recall_yes_old']:.3f} | "
-              f"{r['family_accuracy']:.3f} | {r['family_accuracy_audited']:.3f} ({r['audited_records']}) | "
+              f"{r['family_accuracy']:.3f} | {r['family_accuracy_audited']:.3f} ({r['audited_records']}) | {named} | "
               f"{r['calls']} | {' '.join(r['misses'][:4])} |")
     o = res["overall"]
     print(f"| **all** | {o['n']} | {o['recall_yes']:.3f} | {o['recall_yes_old']:.3f} | {o['family_accuracy']:.3f} | "
-          f"{o['family_accuracy_audited']:.3f} | | |")
+          f"{o['family_accuracy_audited']:.3f} | | | |")
     print("\n| class (eval split) | n | false yes (new) | false yes (old) | calls (new) | calls (old) |")
     print("|---|---|---|---|---|---|")
     for cls, r in res["others"].items():

@@ -12,6 +12,14 @@ classifier predicts, and the evidence is CRESSENT's own files and training-split
   less identical: the same protein carries two labels; the data cannot say which is right, so both are accepted.
 - ``filed_twice``: CRESSENT files the accession under two families (the loader keeps the first file as the raw
   label); both are accepted.
+- ``placeholder``: the record's organism is an NCBI placeholder named after a higher taxon ("Circoviridae sp.",
+  "Cressdnaviricota sp.", "Periparus ater Circoviridae sp.", "Circoviridae TM-6c"): CRESSENT collected each family
+  with the Entrez query "<family>[Organism] OR <family>[All Fields]" (its DB/scripts/README.md), so such a label
+  restates the submitter's placeholder, not a classification (most of these predate the families created since
+  2021). When the nearest training Rep of another family reaches the family identity level (FAMILY_LEVEL) and is at
+  least COPY_MARGIN closer than every training Rep of the labelled family, that family is accepted too; when no
+  training Rep reaches the level, "unclassified CRESS" is accepted too. Placeholders whose nearest training Rep
+  carries their own label are not listed.
 
 bench/rep_eval.py reports family accuracy against the raw labels and against this audit; the table is shipped so a
 test can check it without CRESSENT.
@@ -21,20 +29,24 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mcp_servers.sequence import rep_build, rep_family  # noqa: E402
+from mcp_servers.sequence import rep_build, rep_call, rep_family  # noqa: E402
 from mcp_servers.sequence.rep_data import Protein, load_cressent  # noqa: E402
+from mcp_servers.sequence.rep_family import UNCLASSIFIED  # noqa: E402
 
 AUDIT_FILE = ROOT / "tests" / "data" / "sequences" / "rep_label_audit.tsv"
 COPY_IDENTITY = 0.97
 COPY_MARGIN = 0.05
 CANDIDATES = 40
-COLUMNS = ("accession", "label", "accepted", "rule", "identity", "evidence", "evidence_family", "label_best",
+FAMILY_LEVEL = rep_call.calibration()["thresholds"]["family_identity"]  # the shipped nearest-reference level
+PLACEHOLDER = re.compile(r"[A-Za-z]+(?:viridae|viricota|viricetes|virales)\b")
+COLUMNS = ("accession", "label", "accepted", "rule", "identity", "evidence", "evidence_family", "label_best", "virus",
            "reason", "sequence")
 
 
@@ -53,7 +65,7 @@ def audit(proteins: list[Protein]) -> list[dict]:
         top = hits[0] if hits else None
         own = next((h for h in hits if h[0].family == p.family), None)
         row = {"accession": p.accession, "label": p.family, "sequence": p.sequence, "identity": "", "evidence": "",
-               "evidence_family": "", "label_best": f"{own[1]:.3f}" if own else ""}
+               "virus": p.virus, "evidence_family": "", "label_best": f"{own[1]:.3f}" if own else ""}
         if "Para-Rep" in p.header:
             rows.append(row | {"accepted": "Alphasatellitidae", "rule": "para_rep",
                                "reason": f"UniProt names it '{p.header.split('Full=')[1].split(';')[0]}': the Rep "
@@ -70,7 +82,27 @@ def audit(proteins: list[Protein]) -> list[dict]:
         elif p.ambiguous:
             rows.append(row | {"accepted": "|".join(p.families), "rule": "filed_twice",
                                "reason": f"CRESSENT files {p.accession} under {' and '.join(p.families)}"})
+        elif PLACEHOLDER.search(p.virus):
+            rows += placeholder_row(p, row, top, own, virus)
     return rows
+
+
+def placeholder_row(p: Protein, row: dict, top, own, virus: dict[str, str]) -> list[dict]:
+    """The `placeholder` rule for one record whose organism name is a higher-taxon placeholder (see module doc)."""
+    why = f"organism '{p.virus}' is a placeholder named after a higher taxon, not a classification; "
+    if top is None or top[1] < FAMILY_LEVEL:
+        best = f"{top[1]:.1%}" if top else "none"
+        return [row | {"accepted": f"{p.family}|{UNCLASSIFIED}", "rule": "placeholder",
+                       "identity": f"{top[1]:.3f}" if top else "",
+                       "reason": why + f"no training Rep reaches {FAMILY_LEVEL:.0%} identity (best {best})"}]
+    if top[0].family != p.family and (own is None or own[1] <= top[1] - COPY_MARGIN):
+        return [row | {"accepted": f"{p.family}|{top[0].family}", "rule": "placeholder", "identity": f"{top[1]:.3f}",
+                       "evidence": top[0].accession, "evidence_family": top[0].family,
+                       "reason": why + f"{top[1]:.1%} identical to training Rep {top[0].accession} filed under "
+                                       f"{top[0].family} ({virus[top[0].accession] or 'no virus name'}); "
+                                       + (f"best {p.family} training Rep {own[1]:.1%}" if own else
+                                          f"no {p.family} training Rep among the {CANDIDATES} candidates")}]
+    return []
 
 
 def read_audit(path: Path = AUDIT_FILE) -> dict[str, set[str]]:

@@ -144,6 +144,11 @@ def register(app: typer.Typer) -> None:
             if fam.get("nearest"):
                 n = fam["nearest"]
                 typer.echo(f"    nearest reference: {n['accession']} ({n['family']}, {100 * n['identity']:.0f}% identity)")
+            if fam.get("runner_up"):
+                u = fam["runner_up"]
+                typer.echo(f"    runner-up: {u['accession']} ({u['family']}, {100 * u['identity']:.0f}% identity)"
+                           + ("  - close call: the two families are about equally near" if fam.get("close_call")
+                              else ""))
             typer.echo(f"    {r['reason']}")
 
     @seq_app.command("genome")

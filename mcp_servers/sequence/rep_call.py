@@ -5,7 +5,9 @@
 
 Outcomes (``call``):
 
-- ``yes``: a CRESS Rep: a CRESS-like HUH endonuclease domain followed by an SF3 helicase domain at CRESS spacing.
+- ``yes``: a CRESS Rep: a CRESS-like HUH endonuclease domain followed by an SF3 helicase domain at CRESS spacing;
+  or, when no HUH profile reaches its threshold, an SF3 helicase domain preceded at that spacing by the RCR motifs II
+  and III of an HUH endonuclease (a divergent HUH domain, e.g. a family without profiles of its own).
 - ``partial``: a truncated CRESS Rep: the HUH domain and the sequence ends soon after it, or the SF3 domain with
   too little sequence before it to hold the HUH domain (fragments, partial ORFs).
 - ``huh_only``: an HUH endonuclease without an SF3 helicase: either a phage/plasmid-like Rep (Microviridae,
@@ -60,8 +62,20 @@ def _best(hits: Sequence[DomainHit], kind: str, after: int | None = None) -> Dom
     return None
 
 
-def evidence(hits: Sequence[DomainHit], length: int, cal: dict) -> dict:
-    """The domain evidence the call is made from (JSON-able)."""
+def rcr_before(found: Sequence[dict], sf3: DomainHit | None, max_gap: int) -> dict | None:
+    """RCR motifs II and III (rep_motifs, 1-based inclusive) in order before the SF3 domain, motif III ending at most
+    max_gap residues before it (the HUH-SF3 spacing of CRESS Reps): the HUH endonuclease of a Rep whose HUH domain no
+    profile matches (a family without profiles of its own). None otherwise."""
+    by = {m["motif"]: m for m in found}
+    two, three = by.get("motif_II"), by.get("motif_III")
+    if sf3 is None or two is None or three is None or not two["end"] < three["start"] <= three["end"] <= sf3.start:
+        return None
+    return {"motif_II": two["start"], "motif_III": three["start"], "gap": sf3.start - three["end"]} \
+        if sf3.start - three["end"] <= max_gap else None
+
+
+def evidence(hits: Sequence[DomainHit], length: int, cal: dict, found: Sequence[dict] = ()) -> dict:
+    """The domain evidence the call is made from (JSON-able); found: the motif positions (motifs())."""
     t = cal["thresholds"]
     huh = _best(hits, "HUH")
     huh_ok = huh is not None and huh.score >= t["huh"]
@@ -71,8 +85,9 @@ def evidence(hits: Sequence[DomainHit], length: int, cal: dict) -> dict:
     phage, fam, neg = _best(hits, "PHAGE"), _best(hits, "FAM"), _best(hits, "NEG")
     cress_best = max(fam.score if fam else 0.0, (huh.score if huh else 0.0) + (sf3.score if sf3 else 0.0))
     phage_won = phage is not None and phage.score >= t["phage"] and phage.score > cress_best
+    rcr = rcr_before(found, sf3, t["max_gap"]) if sf3_ok and not huh_ok else None
     return {"huh": huh, "huh_ok": huh_ok, "sf3": sf3, "sf3_ok": sf3_ok, "phage": phage, "fam": fam, "neg": neg,
-            "length": length, "cress_best": cress_best, "phage_won": phage_won}
+            "length": length, "cress_best": cress_best, "phage_won": phage_won, "rcr": rcr}
 
 
 def decide(ev: dict, cal: dict) -> tuple[str, float, str]:
@@ -110,6 +125,13 @@ def decide(ev: dict, cal: dict) -> tuple[str, float, str]:
         return "partial", p_dom, (
             f"Truncated CRESS Rep: CRESS HUH endonuclease domain ({huh.label} profile, {huh_s:.0f} bits) and the "
             f"sequence ends {tail} residues after it, where the SF3 helicase would start (fragment or partial ORF).")
+    if ev["sf3_ok"] and ev.get("rcr"):
+        r = ev["rcr"]  # as confident as a yes whose HUH domain just reaches the threshold
+        return "yes", _sigmoid(curves["yes"], min(t["huh"], sf3_s)), (
+            f"CRESS Rep: SF3 helicase domain ({sf3.label} profile, {sf3_s:.0f} bits, residues {sf3.start + 1}-"
+            f"{sf3.end}) preceded by the RCR motifs II (residue {r['motif_II']}) and III (residue {r['motif_III']}) "
+            f"of an HUH endonuclease {r['gap']} residues before it; no HUH profile reaches the threshold (best "
+            f"{huh_s:.0f} bits): a divergent HUH domain, e.g. of a family without profiles of its own.")
     if ev["sf3_ok"]:
         head = sf3.start
         if head <= t["max_head"]:
@@ -133,7 +155,8 @@ def motifs(seq: str) -> tuple[list[dict], float]:
 
 
 def _result(record_id: str, seq: str, hits: list[DomainHit], cal: dict, with_family: bool, refs=None) -> dict:
-    ev = evidence(hits, len(seq), cal)
+    found, chain_score = motifs(seq)
+    ev = evidence(hits, len(seq), cal, found)
     call, conf, reason = decide(ev, cal)
     family = None
     if with_family and call in ("yes", "partial", "huh_only") and not ev["phage_won"]:
@@ -142,7 +165,6 @@ def _result(record_id: str, seq: str, hits: list[DomainHit], cal: dict, with_fam
         family = classify_hits(seq, hits, cal, refs)
     domains = [d.as_dict() | {"domain": k} for k, d in (("HUH endonuclease", ev["huh"]), ("SF3 helicase", ev["sf3"]))
                if d is not None and ev[f"{'huh' if k.startswith('HUH') else 'sf3'}_ok"]]
-    found, chain_score = motifs(seq)
     return {"id": record_id, "length": len(seq), "call": call, "is_rep": call == "yes",
             "confidence": round(conf, 3), "reason": reason, "family": family, "motifs": found,
             "chain_score": chain_score, "domains": domains, "best_profiles": [h.as_dict() for h in hits[:5]]}

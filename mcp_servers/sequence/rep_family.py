@@ -7,6 +7,12 @@ best-scoring full-length family profile (``FAM|<family>``) when it reaches the c
 BLOSUM62, gap open 11 / extend 1) against the shipped training-split references (rep_references.faa.gz); identity =
 identical aligned positions / length of the shorter sequence (so a short overlap cannot look identical). The genus is the nearest reference's genus (parsed from its virus name) when
 the identity reaches the calibrated level and the families agree.
+
+Every answer also names the runner-up: the nearest reference of another family (accession, family, % identity) and
+the identity margin to it. When a nearest-reference call wins by less than CLOSE_MARGIN, ``close_call`` is true: the
+two families are about equally near (typical of the "Circoviridae sp." metagenome Reps that sit between the families
+created since 2021), so the runner-up is a real alternative. The margin does not change the call (leave-one-out on the
+training split: letting the profiles break such ties lowered accuracy; bench/rep_family_loo.py).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ REFERENCES_FILE = rep_profiles.DATA_DIR / "rep_references.faa.gz"
 UNCLASSIFIED = "unclassified CRESS"
 PREFILTER = 12  # references aligned after the k-mer prefilter
 K = 3
+CLOSE_MARGIN = 0.05  # identity margin under which a nearest-reference call is flagged close_call
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,11 @@ def nearest(seq: str, refs: Sequence[Reference] | None = None) -> tuple[Referenc
     return hits[0] if hits else None
 
 
+def runner_up(hits: Sequence[tuple[Reference, float]]) -> tuple[Reference, float] | None:
+    """The nearest candidate whose family differs from the nearest one's (hits: nearest_all's output)."""
+    return next(((r, i) for r, i in hits[1:] if r.family != hits[0][0].family), None) if hits else None
+
+
 def classify_hits(seq: str, hits: Sequence[DomainHit], cal: dict, refs: Sequence[Reference] | None = None) -> dict:
     """Family from already computed profile hits (rep_call passes its own)."""
     t = cal["thresholds"]
@@ -86,13 +98,20 @@ def classify_hits(seq: str, hits: Sequence[DomainHit], cal: dict, refs: Sequence
         if h.kind == "FAM" and h.label not in fams:
             fams[h.label] = h.score
     ranked = sorted(fams.items(), key=lambda kv: -kv[1])
-    near = nearest(seq, refs)
+    refs = references() if refs is None else refs
+    cands = nearest_all(seq, refs) if refs else []
+    near, second = (cands[0] if cands else None), runner_up(cands)
     out: dict = {"name": UNCLASSIFIED, "score": round(ranked[0][1], 1) if ranked else 0.0, "method": None,
-                 "profiles": [{"family": f, "score": round(s, 1)} for f, s in ranked[:3]], "nearest": None}
+                 "profiles": [{"family": f, "score": round(s, 1)} for f, s in ranked[:3]], "nearest": None,
+                 "runner_up": None, "close_call": False}
     if near:
         out["nearest"] = {"accession": near[0].accession, "family": near[0].family, "identity": round(near[1], 3)}
+    if second:
+        out["runner_up"] = {"accession": second[0].accession, "family": second[0].family,
+                            "identity": round(second[1], 3), "margin": round(near[1] - second[1], 3)}
     if near and near[1] >= t["family_identity"]:
-        out.update(name=near[0].family, method="nearest reference")
+        out.update(name=near[0].family, method="nearest reference",
+                   close_call=bool(second and near[1] - second[1] < CLOSE_MARGIN))
     elif ranked and ranked[0][1] >= t["family"]:
         out.update(name=ranked[0][0], method="family profile HMM")
     if near and near[0].genus and near[0].family == out["name"] and near[1] >= t["genus_identity"]:
@@ -102,7 +121,8 @@ def classify_hits(seq: str, hits: Sequence[DomainHit], cal: dict, refs: Sequence
 
 def classify_rep(protein_seq: str) -> dict:
     """{name (family or 'unclassified CRESS'), score (best family profile, bits), genus?, nearest {accession,
-    family, identity}, profiles (top 3), method}."""
+    family, identity}, runner_up {accession, family, identity, margin} | None, close_call, profiles (top 3),
+    method}."""
     from .rep_call import calibration
 
     seq = protein_seq.upper().rstrip("*")

@@ -47,3 +47,17 @@ def test_errors_exit_2(app, tiny_esm_env, pcv2_rep):
     res = CliRunner().invoke(app, ["seq", "score", pcv2_rep, "G5A"])
     assert res.exit_code == 2
     assert "has 'K' at position 5" in res.output
+
+
+def test_annotate_text_names_nearest_and_runner_up(app, settings):
+    """An Adamaviridae evaluation Rep: the nearest reference (its family) and the runner-up of another family."""
+    from mcp_servers.sequence.rep_data import read_fasta_text
+
+    (_, seq), = [(h, s) for h, s in read_fasta_text((SEQ_DATA / "rep_eval_subset.faa").read_text())
+                 if h.startswith("AMB43009.1 ")]
+    res = CliRunner().invoke(app, ["seq", "annotate", seq])
+    assert res.exit_code == 0, res.output
+    assert "family: Adamaviridae" in res.output
+    assert "nearest reference: ALE29598 (Adamaviridae, 46% identity)" in res.output
+    runner = [line for line in res.output.splitlines() if "runner-up:" in line]
+    assert len(runner) == 1 and "(Draupnirviridae, 36% identity)" in runner[0] and "close call" not in runner[0]

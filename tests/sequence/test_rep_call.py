@@ -192,3 +192,41 @@ def test_classify_rep(pcv2_rep):
     assert fam["name"] == "Circoviridae" and fam["genus"] == "Circovirus"
     assert fam["nearest"]["identity"] > 0.9 and fam["score"] > 100
     assert classify_rep("MSTNKQ" * 40)["name"] == rep_family.UNCLASSIFIED
+
+
+# ------------------------------------------------------------------ RCR motifs as HUH evidence (no HUH profile hit)
+def _motif(key: str, start: int, length: int = 4) -> dict:
+    return {"motif": key, "start": start, "end": start + length - 1}
+
+
+def _sf3_hit(start: int) -> rep_profiles.DomainHit:
+    return rep_profiles.DomainHit("SF3|X", 50.0, 1e-10, start, start + 150, 1, 150, 160)
+
+
+def test_rcr_motifs_before_sf3_spacing_and_order():
+    from mcp_servers.sequence.rep_call import rcr_before
+
+    ok = rcr_before([_motif("motif_I", 10), _motif("motif_II", 50), _motif("motif_III", 90)], _sf3_hit(140), 100)
+    assert ok == {"motif_II": 50, "motif_III": 90, "gap": 47}
+    assert rcr_before([_motif("motif_II", 50), _motif("motif_III", 90)], _sf3_hit(193), 100)["gap"] == 100
+    assert rcr_before([_motif("motif_II", 50), _motif("motif_III", 90)], _sf3_hit(194), 100) is None  # too far
+    assert rcr_before([_motif("motif_II", 50), _motif("motif_III", 200)], _sf3_hit(400), 100) is None  # NS1-like
+    assert rcr_before([_motif("motif_III", 50), _motif("motif_II", 90)], _sf3_hit(140), 100) is None  # wrong order
+    assert rcr_before([_motif("motif_II", 50)], _sf3_hit(140), 100) is None  # motif III missing
+    assert rcr_before([_motif("motif_II", 50), _motif("motif_III", 138)], _sf3_hit(140), 100) is None  # inside SF3
+    assert rcr_before([_motif("motif_II", 50), _motif("motif_III", 90)], None, 100) is None
+
+
+def test_motif_evidence_needs_the_sf3_domain_and_the_motifs(pcv2_rep):
+    """PCV2 Rep with the HUH profiles removed: yes from the RCR motifs before the SF3 domain; without its first 100
+    residues (motifs I-III gone) or its SF3 half, never yes."""
+    from mcp_servers.sequence.rep_call import calibration
+
+    no_huh = [h for h in rep_profiles.shipped_profiles() if not rep_profiles.text(h.name).startswith(("HUH|", "FAM|"))]
+    full, = call_reps([("pcv2", pcv2_rep)], with_family=False, hmms=no_huh)
+    assert full["call"] == "yes" and "RCR motifs II" in full["reason"], full["reason"]
+    direct, = call_reps([("pcv2", pcv2_rep)], with_family=False)
+    assert 0 < full["confidence"] < direct["confidence"]  # weaker evidence than an HUH profile hit
+    head_cut, tail_cut = call_reps([("n", pcv2_rep[100:]), ("c", pcv2_rep[:170])], with_family=False, hmms=no_huh)
+    assert head_cut["call"] != "yes" and tail_cut["call"] != "yes", (head_cut["reason"], tail_cut["reason"])
+    assert calibration()["thresholds"]["max_gap"] >= 50
