@@ -268,6 +268,9 @@ def render_markdown(data: dict, lang: str) -> str:
         call = _find(ann, "call", "is_cress_rep", "verdict")
         shown = T("call_values", lang).get(str(call).lower(), str(call))
         lines.append(f"**{T('call', lang)}: {shown}** [T1]")
+        family = report_genome.family_lines(_find(ann, "family"), lang)
+        if family:
+            lines += [""] + family
         motifs = _find(ann, "motifs")
         if isinstance(motifs, list) and motifs:
             lines += ["", f"| {T('motif', lang)} | {T('position', lang)} | {T('sequence', lang)} | {T('score', lang)} |",

@@ -19,6 +19,15 @@ T = Texts({
     "linear": {"en": "linear", "zh": "线性"},
     "is_cress": {"en": "CRESS-DNA genome", "zh": "CRESS-DNA 基因组"},
     "family": {"en": "Family (from the Rep)", "zh": "科（依据 Rep）"},
+    "family_rep": {"en": "Family", "zh": "科"},
+    "family_fmt": {"en": "{name} (profile score {score}{near})", "zh": "{name}（谱评分 {score}{near}）"},
+    "nearest_fmt": {"en": "; nearest reference {acc}, {family}, {pct}% identity",
+                    "zh": "；最近参考序列 {acc}，{family}，一致性 {pct}%"},
+    "runner_up": {"en": "Runner-up family", "zh": "次优科"},
+    "runner_up_fmt": {"en": "{family}: {acc}, {pct}% identity ({margin} points behind)",
+                      "zh": "{family}：{acc}，一致性 {pct}%（落后 {margin} 个百分点）"},
+    "close_call": {"en": "close call: the two families are about equally near; treat the family as uncertain",
+                   "zh": "两科几乎同样接近：科的归属不确定"},
     "organisation": {"en": "Organisation", "zh": "基因组结构"},
     "ambisense": {"en": "ambisense (Rep and capsid on opposite strands)", "zh": "双义（Rep 与衣壳蛋白位于相反链）"},
     "unisense": {"en": "unisense (Rep and capsid on the same strand)", "zh": "单义（Rep 与衣壳蛋白位于同一链）"},
@@ -103,6 +112,30 @@ def queries(genome: dict | None) -> list[str]:
     return out
 
 
+def _pct(x: Any) -> str:
+    return f"{100 * float(x):.0f}" if isinstance(x, (int, float)) else str(x)
+
+
+def family_lines(fam: dict | None, lang: str, label: str = "family_rep") -> list[str]:
+    """Markdown list lines for a Rep's family answer (``annotate_rep`` / ``annotate_genome``): the family with its
+    nearest reference, and the runner-up family when the tool gives one (with a warning on a close call)."""
+    if not isinstance(fam, dict) or not fam.get("name"):
+        return []
+    near = fam.get("nearest") or {}
+    near_txt = T("nearest_fmt", lang).format(acc=near["accession"], family=near.get("family", ""),
+                                             pct=_pct(near.get("identity"))) if near.get("accession") else ""
+    lines = [f"- {T(label, lang)}: " + T("family_fmt", lang).format(name=fam["name"], score=fam.get("score"),
+                                                                     near=near_txt)]
+    up = fam.get("runner_up") or {}
+    if up.get("accession"):
+        lines.append(f"- {T('runner_up', lang)}: " + T("runner_up_fmt", lang).format(
+            family=up.get("family", ""), acc=up["accession"], pct=_pct(up.get("identity")),
+            margin=_pct(up.get("margin", 0))))
+    if fam.get("close_call"):
+        lines.append(f"- ⚠ {T('close_call', lang)}")
+    return lines
+
+
 def render(genome: dict | None, protein: dict | None, lang: str) -> list[str]:
     """Markdown lines of the genome section (empty without a genome)."""
     if not genome:
@@ -111,11 +144,7 @@ def render(genome: dict | None, protein: dict | None, lang: str) -> list[str]:
     lines = [f"### {T('genome', lang)} [T0]", "",
              f"- {T('topology', lang)}: {T(genome['topology'], lang)}, {n} nt",
              f"- {T('is_cress', lang)}: {T('yes_no', lang).get(genome['is_cress'], genome['is_cress'])}"]
-    fam = genome.get("family")
-    if fam:
-        near = fam.get("nearest") or {}
-        extra = f"; nearest {near.get('accession')} ({near.get('identity')})" if near.get("accession") else ""
-        lines.append(f"- {T('family', lang)}: {fam.get('name')} (score {fam.get('score')}{extra})")
+    lines += family_lines(genome.get("family"), lang, "family")
     if genome.get("organisation"):
         lines.append(f"- {T('organisation', lang)}: {T(genome['organisation'], lang)}")
     o = genome.get("origin")

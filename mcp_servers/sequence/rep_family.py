@@ -101,6 +101,9 @@ def classify_hits(seq: str, hits: Sequence[DomainHit], cal: dict, refs: Sequence
     refs = references() if refs is None else refs
     cands = nearest_all(seq, refs) if refs else []
     near, second = (cands[0] if cands else None), runner_up(cands)
+    if near and second is None:  # the prefilter's candidates are all of one family: look among the others
+        others = [r for r in refs if r.family != near[0].family]
+        second = (nearest_all(seq, others, candidates=max(1, PREFILTER // 2)) or [None])[0]
     out: dict = {"name": UNCLASSIFIED, "score": round(ranked[0][1], 1) if ranked else 0.0, "method": None,
                  "profiles": [{"family": f, "score": round(s, 1)} for f, s in ranked[:3]], "nearest": None,
                  "runner_up": None, "close_call": False}

@@ -38,6 +38,12 @@ async def test_genome_report_in_chinese(mcp_settings):
     assert "基因组注释" in md and "环状, 1768 nt" in md and "| Rep | 51..995 | 314 | yes |" in md
     assert "| 衣壳蛋白 | complement(1034..1735) | 233 |" in md and "AAGTATTAC" in md
     assert "CRESS Rep 判定: 是" in md and "[T0] annotate_genome" in md
+    # the family, with its nearest reference and the runner-up, in the genome section and in the Rep's section
+    fam = data["genome"]["family"]
+    assert fam["name"] == "Circoviridae" and fam["runner_up"]["family"] != "Circoviridae"
+    near, up = fam["nearest"], fam["runner_up"]
+    assert md.count(f"最近参考序列 {near['accession']}，Circoviridae，一致性 {100 * near['identity']:.0f}%") == 2, md
+    assert md.count(f"- 次优科: {up['family']}：{up['accession']}") == 2
     json.dumps(zh["data"])
 
 
@@ -68,3 +74,18 @@ def test_genbank_locations_in_the_report():
     assert genbank_location({"start": 1700, "end": 100, "strand": -1}, n) == "complement(join(1701..1768,1..100))"
     spliced = {"start": 1441, "end": 2592, "strand": -1, "exons": [[1932, 2592], [1441, 1843]]}
     assert genbank_location(spliced, 2744) == "complement(join(1442..1843,1933..2592))"
+
+
+def test_family_lines_warn_on_a_close_call_and_skip_what_the_tool_did_not_give():
+    from agent.report_genome import family_lines
+
+    fam = {"name": "Circoviridae", "score": 512.3, "close_call": True,
+           "nearest": {"accession": "AAA1", "family": "Circoviridae", "identity": 0.953},
+           "runner_up": {"accession": "BBB2", "family": "Kirkoviridae", "identity": 0.93, "margin": 0.023}}
+    assert family_lines(fam, "en") == [
+        "- Family: Circoviridae (profile score 512.3; nearest reference AAA1, Circoviridae, 95% identity)",
+        "- Runner-up family: Kirkoviridae: BBB2, 93% identity (2 points behind)",
+        "- ⚠ close call: the two families are about equally near; treat the family as uncertain"]
+    alone = {"name": "unclassified CRESS", "score": 20.0, "nearest": None, "runner_up": None, "close_call": False}
+    assert family_lines(alone, "en") == ["- Family: unclassified CRESS (profile score 20.0)"]
+    assert family_lines(None, "en") == []
