@@ -1,7 +1,8 @@
 """Split documents into passages measured in the embedding model's tokens, with overlap.
 
 Sentences are packed into chunks of at most ``chunk_tokens`` tokens; the next chunk starts with the last
-sentences of the previous one, up to ``overlap_tokens``. A sentence longer than a chunk is cut into token
+whole sentences of the previous one, up to ``overlap_tokens`` (none when the last sentence is longer: a chunk
+never starts inside a sentence). A sentence longer than a chunk is cut into token
 windows (with the same overlap). Chunks never cross a section (a PDF page or a Markdown heading), so each keeps
 its page or section for citations. Chunk text is a slice of the original text, except in tables: a table
 section is cut between rows (one row per line), never inside one unless a row alone is too long, and its head
@@ -14,6 +15,10 @@ import re
 from dataclasses import dataclass
 
 from agent.kb.loaders import LoadedDocument
+
+# changes when the same text and settings give other passages (recorded in the index fingerprint, so older
+# passages are reported stale): v2 = overlap of whole sentences only, table sections cut between rows with a head
+CHUNKER_VERSION = "sentences-v2"
 
 _UNIT_RE = re.compile(r"(?<=[.!?;。！？；])[\"')\]]*\s+|\n[ \t]*\n+|(?<=[。！？；])")
 
@@ -56,17 +61,6 @@ class Chunker:
             i += step
         return spans
 
-    def _tail(self, text: str, piece: tuple[int, int, int]) -> tuple[int, int, int] | None:
-        """The last ``overlap`` tokens of a piece, starting at a word boundary."""
-        a, b, _n = piece
-        offs = self.tok(text[a:b], add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-        i = max(1, len(offs) - self.overlap)
-        while i < len(offs) and offs[i][0] > 0 and not text[a + offs[i][0] - 1].isspace():
-            i += 1  # do not start inside a word
-        if i >= len(offs):
-            return None
-        return (a + offs[i][0], b, len(offs) - i)
-
     def split_text(self, text: str) -> list[str]:
         # 1. sentence-like units as character spans
         units: list[tuple[int, int]] = []
@@ -101,10 +95,9 @@ class Chunker:
                         break
                     keep.insert(0, prev)
                     kept += prev[2]
-                if not keep and self.overlap and cur[-1][2] < self.size:
-                    tail = self._tail(text, cur[-1])  # no whole sentence fits: repeat the last tokens instead
-                    if tail is not None:
-                        keep, kept = [tail], tail[2]
+                # no whole sentence fits the overlap: the next chunk starts at the sentence boundary (a chunk
+                # that began with the last tokens of a sentence, "and LACV samples were found ...", lost its
+                # subject and was 14% of the PDF papers' body chunks)
                 if kept + piece[2] > self.size:
                     keep, kept = [], 0
                 cur, cur_n = keep, kept
@@ -123,9 +116,9 @@ class Chunker:
         """A table's rows (lines) packed into chunks without overlap, each chunk led by ``head``."""
         head = (head or "").strip()
         budget = self.size - (self._count([head])[0] + 1 if head else 0)
-        if budget < self.size // 3:  # a head too long to repeat: cut it to leave two thirds for rows
+        if budget < self.size // 2:  # a head too long to repeat: cut it to leave half the chunk for rows
             enc = self.tok(head, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-            head = head[:enc[self.size // 3 - 1][1]].strip()
+            head = head[:enc[self.size // 2 - 1][1]].strip()
             budget = self.size - self._count([head])[0] - 1
         rows = [r.strip() for r in text.split("\n") if r.strip()]
         pieces: list[str] = []

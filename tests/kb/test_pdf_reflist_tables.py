@@ -125,3 +125,26 @@ def test_table_chunks_are_cut_between_rows_and_each_starts_with_the_head(embedde
         assert len(ch.tok(c.text, add_special_tokens=False)["input_ids"]) <= 60
         assert all(r in rows for r in c.text.split("\n")[2:])  # whole rows only
     assert [r for c in chunks for r in c.text.split("\n")[2:]] == rows  # every row once, in order
+
+
+def test_abbreviations_defined_in_text_and_footnote_lists():
+    from agent.kb.pdf.abbrev import definitions, long_form, used_in
+
+    assert long_form("rCDV", "we sequenced a recombinant canine distemper virus") == "recombinant canine distemper virus"
+    assert long_form("HHV-6", "sequences of Human Herpesvirus 6") == "Human Herpesvirus 6"
+    assert long_form("TTVs", "similarity to various members of the family") is None  # no clause as a long form
+    assert long_form("ELISA", "by culture and PCR") is None
+    defs = definitions(["Stocks of La Crosse virus (LACV) were grown.",
+                        "Abbreviations: EBOV, Ebola virus; HPV18, human papillomavirus 18."])
+    assert defs == {"LACV": "La Crosse virus", "EBOV": "Ebola virus", "HPV18": "human papillomavirus 18"}
+    rows = "EBOV | 47,328 | HPV18 (3)\nLACV | 6,217 | None"
+    assert used_in(rows, defs, most=2) == [("EBOV", "Ebola virus"), ("LACV", "La Crosse virus")]  # row labels first
+    assert used_in("Ebola virus (EBOV) | 12", defs) == []  # spelled out already
+
+
+def test_table_rows_in_abbreviations_carry_their_long_forms():
+    from agent.kb.pdf import extract
+
+    x = extract(str(PAPERS / "wilson2016_msystems.pdf"))
+    [cdv] = [b for b in x.blocks if b.kind == "table" and "rCDV | 6,165,559" in b.text]
+    assert "rCDV: recombinant canine distemper virus" in cdv.head
