@@ -1,8 +1,7 @@
 """Split documents into passages measured in the embedding model's tokens, with overlap.
 
 Sentences are packed into chunks of at most ``chunk_tokens`` tokens; the next chunk starts with the last
-whole sentences of the previous one, up to ``overlap_tokens`` (none when the last sentence is longer: a chunk
-never starts inside a sentence). A sentence longer than a chunk is cut into token
+sentences of the previous one, up to ``overlap_tokens``. A sentence longer than a chunk is cut into token
 windows (with the same overlap). Chunks never cross a section (a PDF page or a Markdown heading), so each keeps
 its page or section for citations. Chunk text is a slice of the original text, except in tables: a table
 section is cut between rows (one row per line), never inside one unless a row alone is too long, and its head
@@ -17,8 +16,8 @@ from dataclasses import dataclass
 from agent.kb.loaders import LoadedDocument
 
 # changes when the same text and settings give other passages (recorded in the index fingerprint, so older
-# passages are reported stale): v2 = overlap of whole sentences only, table sections cut between rows with a head
-CHUNKER_VERSION = "sentences-v2"
+# passages are reported stale): v2 = table sections cut between rows, each chunk led by the table's head
+CHUNKER_VERSION = "table-rows-v2"
 
 _UNIT_RE = re.compile(r"(?<=[.!?;。！？；])[\"')\]]*\s+|\n[ \t]*\n+|(?<=[。！？；])")
 
@@ -61,6 +60,17 @@ class Chunker:
             i += step
         return spans
 
+    def _tail(self, text: str, piece: tuple[int, int, int]) -> tuple[int, int, int] | None:
+        """The last ``overlap`` tokens of a piece, starting at a word boundary."""
+        a, b, _n = piece
+        offs = self.tok(text[a:b], add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        i = max(1, len(offs) - self.overlap)
+        while i < len(offs) and offs[i][0] > 0 and not text[a + offs[i][0] - 1].isspace():
+            i += 1  # do not start inside a word
+        if i >= len(offs):
+            return None
+        return (a + offs[i][0], b, len(offs) - i)
+
     def split_text(self, text: str) -> list[str]:
         # 1. sentence-like units as character spans
         units: list[tuple[int, int]] = []
@@ -95,9 +105,10 @@ class Chunker:
                         break
                     keep.insert(0, prev)
                     kept += prev[2]
-                # no whole sentence fits the overlap: the next chunk starts at the sentence boundary (a chunk
-                # that began with the last tokens of a sentence, "and LACV samples were found ...", lost its
-                # subject and was 14% of the PDF papers' body chunks)
+                if not keep and self.overlap and cur[-1][2] < self.size:
+                    tail = self._tail(text, cur[-1])  # no whole sentence fits: repeat the last tokens instead
+                    if tail is not None:
+                        keep, kept = [tail], tail[2]
                 if kept + piece[2] > self.size:
                     keep, kept = [], 0
                 cur, cur_n = keep, kept

@@ -18,9 +18,8 @@ from agent.kb.store.base import META_ID
 from tests.fixtures.kb import KB_DATA, ROOT, kb_settings
 
 NO_ML = {"multilingual": False}
-RECORDS = [Record(id=f"r{i}", title=f"Record {i}",
-                  text=" ".join(f"Rep proteins of circovirus {i} nick the origin at site {j}." for j in range(12)))
-           for i in range(3)]  # distinct sentences: identical passages would be stored once
+RECORDS = [Record(id=f"r{i}", title=f"Record {i}", text=f"Rep proteins of circovirus {i} nick the origin. " * 12)
+           for i in range(3)]
 
 
 def open_kb(d, **sections) -> KnowledgeBase:
