@@ -3,7 +3,9 @@
 Sentences are packed into chunks of at most ``chunk_tokens`` tokens; the next chunk starts with the last
 sentences of the previous one, up to ``overlap_tokens``. A sentence longer than a chunk is cut into token
 windows (with the same overlap). Chunks never cross a section (a PDF page or a Markdown heading), so each keeps
-its page or section for citations. Chunk text is a slice of the original text.
+its page or section for citations. Chunk text is a slice of the original text, except in tables: a table
+section is cut between rows (one row per line), never inside one unless a row alone is too long, and its head
+(caption and column headers) is put atop each of its chunks, so a row group says what its numbers are.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ import re
 from dataclasses import dataclass
 
 from agent.kb.loaders import LoadedDocument
+
+# changes when the same text and settings give other passages (recorded in the index fingerprint, so older
+# passages are reported stale): v2 = table sections cut between rows, each chunk led by the table's head
+CHUNKER_VERSION = "table-rows-v2"
 
 _UNIT_RE = re.compile(r"(?<=[.!?;。！？；])[\"')\]]*\s+|\n[ \t]*\n+|(?<=[。！？；])")
 
@@ -117,14 +123,44 @@ class Chunker:
                 out.append(t)
         return out
 
+    def split_rows(self, text: str, head: str | None = None) -> list[str]:
+        """A table's rows (lines) packed into chunks without overlap, each chunk led by ``head``."""
+        head = (head or "").strip()
+        budget = self.size - (self._count([head])[0] + 1 if head else 0)
+        if budget < self.size // 2:  # a head too long to repeat: cut it to leave half the chunk for rows
+            enc = self.tok(head, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+            head = head[:enc[self.size // 2 - 1][1]].strip()
+            budget = self.size - self._count([head])[0] - 1
+        rows = [r.strip() for r in text.split("\n") if r.strip()]
+        pieces: list[str] = []
+        for row, n in zip(rows, self._count(rows)):
+            if n <= budget:
+                pieces.append(row)
+            else:  # one over-long row: token windows
+                sub = Chunker(self.tok, budget, min(self.overlap, budget // 2))
+                pieces.extend(sub.split_text(row))
+        counts = self._count(pieces)
+        groups: list[list[str]] = []
+        used = 0
+        for piece, n in zip(pieces, counts):
+            if groups and used + n <= budget:
+                groups[-1].append(piece)
+                used += n + 1
+            else:
+                groups.append([piece])
+                used = n + 1
+        return ["\n".join(([head] if head else []) + g) for g in groups]
+
     def chunk(self, doc: LoadedDocument) -> list[Chunk]:
         chunks: list[Chunk] = []
         seen: set[str] = set()
         for sec in doc.sections:
-            for t in self.split_text(sec.text):
+            kind = getattr(sec, "kind", "body")
+            parts = self.split_rows(sec.text, getattr(sec, "head", None)) if kind == "table" \
+                else self.split_text(sec.text)
+            for t in parts:
                 if t in seen:  # identical passages (repeated boilerplate) are stored once
                     continue
                 seen.add(t)
-                chunks.append(Chunk(text=t, index=len(chunks), page=sec.page, section=sec.section,
-                                    kind=getattr(sec, "kind", "body")))
+                chunks.append(Chunk(text=t, index=len(chunks), page=sec.page, section=sec.section, kind=kind))
         return chunks

@@ -2,7 +2,7 @@
 weights). It is stored with the collection (meta point) and with each document (manifest), so that a change of
 settings is detected instead of silently mixing passages built two ways.
 
-- document level: embedding model, chunk size, overlap, title-in-embedding, sparse scheme (tokenizer and
+- document level: embedding model, chunker version, chunk size, overlap, title-in-embedding, sparse scheme (tokenizer and
   stemmer version) and the BM25 parameters. A document whose fingerprint differs is stale: re-ingesting it (or
   ``bioagent ingest --reindex``) rebuilds it even when its text is unchanged.
 - collection level: the same plus the multilingual model (or off). A different dense or multilingual model
@@ -15,13 +15,14 @@ import hashlib
 import json
 from typing import Any
 
+from agent.kb.chunking import CHUNKER_VERSION
 from agent.kb.text import TOKENIZER_VERSION
 
 SPARSE_SCHEME = f"bm25-blake2b31-{TOKENIZER_VERSION}"
 NOT_RECORDED = "(not recorded)"
 
-DOC_KEYS = ("embedding_model", "chunk_tokens", "overlap_tokens", "title_in_embedding", "sparse", "bm25_k1", "bm25_b",
-            "bm25_avg_len")
+DOC_KEYS = ("embedding_model", "chunker", "chunk_tokens", "overlap_tokens", "title_in_embedding", "sparse", "bm25_k1",
+            "bm25_b", "bm25_avg_len")
 # a change of these means other vector spaces: the collection is rebuilt, not just its stale documents
 COLLECTION_KEYS = ("embedding_model", "multilingual_model")
 
@@ -31,6 +32,7 @@ def document_settings(settings) -> dict[str, Any]:
     c, ing = settings.chunking, settings.ingest
     return {
         "embedding_model": settings.embedding.model,
+        "chunker": CHUNKER_VERSION,
         "chunk_tokens": c.chunk_tokens,
         "overlap_tokens": c.overlap_tokens,
         "title_in_embedding": c.title_in_embedding,

@@ -41,6 +41,7 @@ class Section:
     page: int | None = None
     section: str | None = None
     kind: str = "body"
+    head: str | None = None  # a table's caption and column headers, put atop each of its chunks
 
 
 @dataclass
@@ -67,6 +68,8 @@ class LoadedDocument:
             h.update(f"\x00{s.page}\x00{s.section}\x00".encode())
             if s.kind != "body":
                 h.update(f"{s.kind}\x00".encode())
+            if s.head:
+                h.update(f"{s.head}\x00".encode())
             h.update(s.text.encode())
         return h.hexdigest()
 

@@ -145,7 +145,8 @@ def test_synthetic_two_columns_hyphen_header_watermark_caption_table_references(
     caps = [b for b in x.blocks if b.kind == "caption"]
     assert [(b.page, b.section) for b in caps] == [(2, "Figure 1")]
     rows = [b for b in x.blocks if b.kind == "table"]
-    assert rows and rows[0].text.splitlines()[:2] == ["Strain | Length", "PCV2a | 1767"]
+    assert rows and rows[0].text.splitlines()[:2] == ["PCV2a | 1767", "PCV2b | 1768"]
+    assert rows[0].head == "Strain | Length"  # the column header row leads every chunk of the table
     refs = [b for b in x.blocks if b.kind == "reference"]
     assert len(refs) == 2 and refs[0].text.startswith("1. Smith J")
     assert x.meta.title == "A synthetic two-column virology paper for tests"  # the junk /Title is ignored
@@ -218,9 +219,9 @@ def test_search_finds_answer_chunks_on_real_papers():
     from evals.pdf_eval import run
 
     r = run("layout", PAPERS)
-    # measured 53/64 = 82.8% over the nine papers (31/34 on the five medicine/biology papers, 22/30 on the four
-    # virology papers, whose answers in table rows and ASM/PNAS pages are harder); plain pypdf: 41/64
-    assert r["top_k_rate"] >= 0.80, [q for q in r["per_question"] if q["rank"] is None]
+    # measured 56/64 = 87.5% over the nine papers (53/64 before table heads, the PNAS reference list and
+    # sentence-aligned chunk starts; docs/kb.md); plain pypdf: 41/64
+    assert r["top_k_rate"] >= 0.85, [q for q in r["per_question"] if q["rank"] is None]
     assert all(m["title_ok"] and m["doi_ok"] for m in r["papers"].values()), r["papers"]
     assert r["split_hyphen_rate"] <= 0.05 and r["furniture_rate"] <= 0.05
 

@@ -1,7 +1,8 @@
 """Layout-aware PDF reading for the knowledge base (pypdfium2, Apache-2.0/BSD).
 
-``extract(path)`` returns the paper's blocks (body paragraphs, figure/table captions, table rows, reference
-entries, each with its page and section), its metadata (title, authors, year, journal, DOI) and what was
+``extract(path)`` returns the paper's blocks (body paragraphs, figure/table captions, table rows with their
+caption, column headers and the abbreviations they use spelled out, reference entries, each with its page and
+section), its metadata (title, authors, year, journal, DOI) and what was
 cleaned. ``agent.kb.pdf.document.load_pdf`` turns that into a document.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agent.kb.pdf.abbrev import definitions, used_in
 from agent.kb.pdf.clean import Block, build_blocks, remove_furniture
 from agent.kb.pdf.layout import read_pages
 from agent.kb.pdf.metadata import PaperMeta, extract_metadata
@@ -44,5 +46,10 @@ def extract(path: str) -> ExtractedPaper:
     for b in blocks:
         if b.kind == "body" and b.section is None and b.page == 1:
             b.section = "Front matter"
+    defs = definitions([b.text for b in blocks if b.kind in ("body", "caption")])
+    for b in blocks:  # a table's head also says what the abbreviations in its rows stand for
+        used = used_in(b.text, defs) if b.kind == "table" else []
+        if used:
+            b.head = "\n".join(x for x in (b.head, "; ".join(f"{sf}: {lf}" for sf, lf in used)) if x)
     blocks.extend(Block("reference", r.text, r.page, "References") for r in refs)
     return ExtractedPaper(blocks, refs, meta, len(pages), removed, sum(p.two_columns for p in pages), warnings)

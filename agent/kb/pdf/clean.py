@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from agent.kb.pdf.layout import CELL_SEP, Line, Page
+from agent.kb.pdf.references import find_reference_lines
 
 WATERMARK_RE = re.compile(
     r"downloaded\s+from\b|this article is protected by copyright|for personal use only|"
@@ -59,6 +60,7 @@ class Block:
     text: str
     page: int
     section: str | None = None
+    head: str | None = None  # a table's caption and column headers, repeated atop each of its chunks
 
 
 def _norm(text: str) -> str:
@@ -202,7 +204,7 @@ class _Builder:
                 return
             self.flush()
         if row:
-            label = self.table_label if self.table_label and prev and prev.page == ln.page else None
+            label = self.table_label  # the page's last table caption (reset on each page)
             self.start("table", ln, label)
             return
         if prev is not None:
@@ -223,12 +225,18 @@ def build_blocks(pages: list[Page]) -> tuple[list[Block], list[Line]]:
     vocab = vocabulary(pages)
     b = _Builder(vocab, body)
     refs: list[Line] = []
+    listed = find_reference_lines(all_lines)  # a numbered list found by its entries, heading or not (PNAS)
     in_refs = False
     for p in pages:
         b.table_label = None
         for ln in p.lines:
             text = ln.text.strip()
-            if is_heading(ln, body):
+            if id(ln) in listed and not CITE_AS_RE.match(text):  # body text around it reads on across the list
+                refs.append(ln)
+                continue
+            in_table = b.kind == "caption" and (b.label or "").lower().startswith("tab")
+            if is_heading(ln, body) and not (in_table and not HEADING_RE.match(text) and not REF_HEADING_RE.match(text)):
+                # (a bold line right under a table caption is a column header, not a section heading)
                 if REF_HEADING_RE.match(text):
                     b.flush()
                     in_refs = True
@@ -251,9 +259,41 @@ def build_blocks(pages: list[Page]) -> tuple[list[Block], list[Line]]:
                 continue
             b.add(ln)
         b.flush()
-    captions = {(blk.page, blk.section): blk.text for blk in b.blocks if blk.kind == "caption" and blk.section}
-    for blk in b.blocks:  # a table's rows carry its caption as their first line (what the numbers are about)
-        cap = captions.get((blk.page, blk.section)) if blk.kind == "table" else None
-        if cap:
-            blk.text = f"{cap[:300]}\n{blk.text}"
+    add_table_heads(b.blocks)
     return b.blocks, refs
+
+
+_THRESHOLD_RE = re.compile(r"[<>≤≥]\s*\d+(\.\d+)?\s*%?")
+
+
+def header_rows(rows: list[str], most: int = 3) -> int:
+    """How many of a table's first rows are column headers: rows without numbers (a threshold such as ">10%"
+    may stand in a header), followed by a row that has numbers; 0 when no such row follows."""
+    n = 0
+    for row in rows[:most + 1]:
+        if any(c.isdigit() for c in _THRESHOLD_RE.sub("", row)):
+            return n if 0 < n < len(rows) else 0
+        n += 1
+    return 0
+
+
+def add_table_heads(blocks: list[Block]) -> None:
+    """Each table block gets a head: its caption (what the numbers are about) and the column headers of its
+    table (the first block of that caption on that page), so every chunk of rows says what its cells mean."""
+    captions = {(blk.page, blk.section): blk.text for blk in blocks if blk.kind == "caption" and blk.section}
+    headers: dict[tuple[int, str | None], str] = {}
+    for blk in blocks:
+        if blk.kind != "table":
+            continue
+        key = (blk.page, blk.section)
+        rows = blk.text.split("\n")
+        n = header_rows(rows)
+        own = None
+        if n and (key not in headers or blk.section is None):
+            own = "\n".join(rows[:n])
+            blk.text = "\n".join(rows[n:])
+            if blk.section:
+                headers[key] = own
+        cap = captions.get(key) if blk.section else None
+        hdr = headers.get(key) if blk.section else own
+        blk.head = "\n".join(x for x in (cap[:300] if cap else None, hdr) if x) or None

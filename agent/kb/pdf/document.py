@@ -58,7 +58,7 @@ def load_pdf(path: Path, max_bytes: int, extractor: str = "layout") -> LoadedDoc
                 and last.page == blk.page and last.section == blk.section:
             last.text += "\n\n" + blk.text  # paragraphs (or entries) of one page and section stay together
         else:
-            sections.append(Section(text=blk.text, page=blk.page, section=blk.section, kind=blk.kind))
+            sections.append(Section(text=blk.text, page=blk.page, section=blk.section, kind=blk.kind, head=blk.head))
     if not any(s.kind != "reference" for s in sections):
         raise IngestError(f"{path}: the PDF has no extractable text (scanned images need OCR first)", str(path))
     m = paper.meta

@@ -2,7 +2,10 @@
 
 Entries start at a number ("12.", "[12]", "12 ") or, in author-year lists, at a line that begins at the
 column's left edge while continuation lines are indented (hanging indent), or after a line that ends an entry
-(a period) when the next begins like "Surname, X" / "Surname X". Citations understood: numeric ``[12]``,
+(a period) when the next begins like "Surname, X" / "Surname X". A numbered list printed without a heading
+(PNAS) is found by ``find_reference_lines``: runs of lines in one type size where numbered entries that begin
+with author names and carry a year plus a journal/volume pattern, "et al.", a DOI or a URL follow each other.
+Citations understood: numeric ``[12]``,
 ``[3, 5-7]`` and author-year ``(Smith et al., 2019)``, ``Smith and Jones (2019)``.
 """
 
@@ -19,6 +22,71 @@ _YEAR_RE = re.compile(r"\b(19[5-9]\d|20[0-4]\d)[a-z]?\b")
 _NUMERIC_CITE_RE = re.compile(r"\[(\d{1,3}(?:\s*[-–,]\s*\d{1,3})*)\]")
 _AUTHOR_CITE_RE = re.compile(
     r"(?P<name>[A-Z][A-Za-z'’\-]+)(?:\s+et\s+al\.?|\s+(?:and|&)\s+[A-Z][A-Za-z'’\-]+)?,?\s*\(?(?P<year>(?:19|20)\d\d)[a-z]?\)?")
+
+
+# a numbered entry that begins with an author: "12. H. Fernandez-Bellon", "[3] Smith AB,", "4 Smith, J.", "5. Wu F et al"
+_ENTRY_START_RE = re.compile(
+    r"^\s*(?:\[\d{1,3}\]|\d{1,3}\.?)\s+(?:"
+    r"(?:[A-Z]\.\s?(?:-?[A-Z]\.\s?)*)\s*(?:(?:van|von|de|der|den|da|di|du|la|le)\s+)*[A-Z][A-Za-z'’\-]+"
+    r"|(?:(?:van|von|de|der|den|da|di|du|la|le)\s+)*[A-Z][A-Za-z'’\-]+(?:\s[A-Z][A-Za-z'’\-]+)?,?\s+(?:[A-Z]\.?\s?){1,3}[,.;\s]"
+    r"|[A-Z][A-Za-z'’\-]+\s+(?:et\s+al|and\s|&)"
+    r"|[A-Z][A-Za-z'’\-]+(?:\s[A-Z][A-Za-z'’\-]+){2,}[,.]"  # an organisation as author
+    r")")
+# what an entry carries besides its year: a volume/pages pattern ("13, 1683", "25:27-38", "117(4):12"),
+# "et al.", a DOI, a URL or "Accessed"
+_ENTRY_MARK_RE = re.compile(
+    r"\b\d{1,4}\s*(?:\(\d{1,4}\))?\s*[,:]\s*e?\d{1,7}(?:\s*[–-]\s*\d{1,7})?\b|\bet\s+al\b|"
+    r"\b10\.\d{4,9}/|https?://|\bAccessed\b|\b(?:19|20)\d\d\s*;", re.I)
+
+
+def looks_like_entry(text: str) -> bool:
+    """Does this text read like one reference entry (a year and a journal/volume pattern, et al., DOI or URL)?"""
+    return bool(_YEAR_RE.search(text)) and bool(_ENTRY_MARK_RE.search(text))
+
+
+def find_reference_lines(lines: list[Line], min_entries: int = 3) -> set[int]:
+    """ids of the lines that form a numbered reference list, with or without a heading.
+
+    Lines (reading order) are cut into runs of one page and one type size (within 0.3 pt); a run holding at
+    least ``min_entries`` numbered entries that begin with an author, most of which look like references
+    (``looks_like_entry``), is a reference list from its first entry on. A short run of the same size before
+    the entries (an entry's tail continued at the top of a column) joins when the run before was a list too.
+    """
+    runs: list[list[Line]] = []
+    for ln in lines:
+        if runs and runs[-1][-1].page == ln.page and abs(runs[-1][0].size - ln.size) <= 0.3:
+            runs[-1].append(ln)
+        else:
+            runs.append([ln])
+    out: set[int] = set()
+    prev_size: float | None = None
+    for run in runs:
+        starts = [i for i, ln in enumerate(run) if _ENTRY_START_RE.match(ln.text)]
+        if len(starts) < min_entries:
+            if prev_size is None or abs(run[0].size - prev_size) > 0.3 or len(run) > 4 \
+                    or not looks_like_entry(" ".join(ln.text for ln in run)):
+                prev_size = None
+            else:  # an entry's tail continued in the next column or on the next page
+                out.update(id(ln) for ln in run)
+            continue
+        bounds = starts + [len(run)]
+        entries = [run[a:b] for a, b in zip(bounds, bounds[1:])]
+        like = [looks_like_entry(" ".join(ln.text for ln in e)) for e in entries]
+        if sum(like) < max(min_entries, 0.6 * len(entries)):
+            prev_size = None
+            continue
+        last = max(i for i, ok in enumerate(like) if ok)
+        end = bounds[last + 1]
+        if last == len(entries) - 1:  # the run's last entry ends at the line that completes it, not at the run's end
+            for j in range(bounds[last], end):
+                if looks_like_entry(" ".join(ln.text for ln in run[bounds[last]:j + 1])) \
+                        and run[j].text.rstrip().endswith("."):
+                    end = j + 1
+                    break
+        first = 0 if prev_size is not None and abs(run[0].size - prev_size) <= 0.3 and starts[0] <= 4 else starts[0]
+        out.update(id(ln) for ln in run[first:end])
+        prev_size = run[0].size
+    return out
 
 
 @dataclass
