@@ -60,7 +60,7 @@ def unrelated(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
 
 def out_of_fold(rows: list[dict[str, Any]], extra: dict[str, list[dict[str, Any]]], memo, out_dir: Path, *,
                 epochs: int = 1, seed: int = 0, threads: int = 2, time_limit_s: float | None = None,
-                log=print) -> tuple[np.ndarray, dict[str, np.ndarray], list[dict[str, Any]]]:
+                lr: float = 4e-5, log=print) -> tuple[np.ndarray, dict[str, np.ndarray], list[dict[str, Any]]]:
     """Cross-encoder scores of ``rows`` and of each ``extra`` list from the half-model not trained on their
     question, the two models' training metadata; the half-0 model is left in ``out_dir``."""
     from sklearn.model_selection import GroupKFold
@@ -78,7 +78,7 @@ def out_of_fold(rows: list[dict[str, Any]], extra: dict[str, list[dict[str, Any]
             if target.exists():
                 shutil.rmtree(target)
             meta = X.train(examples, target, epochs=epochs, seed=seed, threads=threads, time_limit_s=time_limit_s,
-                           meta={"half": half, "trained_on": "perturbed dev pairs of one half of the questions"})
+                           lr=lr, meta={"half": half, "trained_on": "perturbed dev pairs of one half of the questions"})
             metas.append(meta)
             log(f"cross-encoder half {half}: {meta['examples']} examples, {meta['steps']} steps, "
                 f"{meta['train_s']} s, loss {meta['last_loss']}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 META = "bioagent_support_ce.json"
 WINDOW = 2
 MAX_LENGTH = 128
+_loaded: dict[tuple[str, int], CrossVerdict] = {}
+_lock = threading.Lock()
 
 
 def window(memo, claim: str, passage: str, k: int = WINDOW) -> str:
@@ -141,8 +144,14 @@ def load(path: str | Path | None = None) -> CrossVerdict | None:
     p = Path(path) if path else default_dir()
     if not (p / META).is_file():
         return None
+    key = (str(p.resolve()), (p / META).stat().st_mtime_ns)
+    with _lock:  # loaded once per process and build (the verify step makes a scorer per answer)
+        if key in _loaded:
+            return _loaded[key]
     try:
-        return CrossVerdict(p)
+        verdict = CrossVerdict(p)
     except Exception as e:  # a corrupt or partial directory must not stop the agent's verify step
         log.warning("support cross-encoder %s unusable (%s): using the feature trees alone", p, str(e)[:200])
         return None
+    with _lock:
+        return _loaded.setdefault(key, verdict)

@@ -15,6 +15,9 @@ Features (all computed offline, no LLM):
 - ``gap_dir`` / ``gap_neg``: ``sim_max`` of the claim minus that of its best variant with one direction word
   flipped / one negation removed (0 without such a variant): negative when the passage prefers the variant.
 - ``disagree``: 1 when any of the number, direction, negation or entity checks found a disagreement.
+- ``ce`` (only when a cross-encoder was built, :mod:`agent.claims.cross`): its P(supported) for the claim and
+  the passage sentences it matches; a second set of trees (the model's ``cross`` section) reads all eleven.
+  Without the weights the scorer uses the first trees, which always ship.
 
 The negation check reads, for each sentence of the claim with a negation, the passage region that sentence
 matches best (a hedge in a claim's last sentence is not checked against the region its first sentence matches).

@@ -48,7 +48,7 @@ def test_training_writes_a_loadable_model_with_its_metadata(trained):
     assert json.loads((out / X.META).read_text())["max_length"] == 64
     assert list(out.rglob("*.safetensors"))  # weights written (never committed: tmp dir here)
     verdict = X.load(out)
-    assert verdict is not None
+    assert verdict is not None and X.load(out) is verdict  # loaded once per process and build
     s = verdict.scores(SupportScorer(cross_encoder=None).memo, [(r["claim"], r["passage"]) for r in rows])
     assert len(s) == 8 and all(0.0 <= v <= 1.0 for v in s)
     assert len({round(v, 6) for v in s}) > 1  # the head reads its input: different pairs, different scores
@@ -120,3 +120,12 @@ def test_probe_sets_are_built_from_dev_rows_only():
     own = {r["pubid"]: r["passage"] for r in rows if r["label"] == 1}
     assert len(unrel) == sum(r.get("kind") == "perturbed" for r in rows)
     assert all(r["passage"] != own[r["pubid"]] for r in unrel)
+
+
+def test_cross_validated_scores_carry_the_scorers_veto():
+    from evals.support_fit import _as_scored
+
+    Xs = np.zeros((3, len(FEATURES)))
+    Xs[1, FEATURES.index("num_missing")] = 1  # a number the passage lacks: vetoed
+    Xs[2, FEATURES.index("neg_unmatched")] = 1  # the negation check alone does not veto
+    assert list(_as_scored(np.asarray([0.9, 0.9, 0.9]), Xs, 0.5)) == [0.9, 0.45, 0.9]
