@@ -185,6 +185,11 @@ class AgentSettings(BaseModel):
     claim_policy: Literal["mark", "remove"] = Field(
         "mark", description="Answer claims their cited evidence does not support: `mark` them visibly or `remove` them."
     )
+    support_cross_encoder: Path | None = Field(
+        None, description="Directory of the claim-support cross-encoder that `python -m evals.support_fit "
+        "--cross-encoder` builds (unset: `data_dir/models/support-ce`). Absent: claims are scored by the shipped "
+        "feature trees alone."
+    )
     corrective_search: bool = Field(
         True, description="agentic mode: when the library stays insufficient, search PubMed/Europe PMC and add "
         "the records found to the library."

@@ -262,6 +262,8 @@ def support_cmd(
                                "optional \"kind\" gives a per-kind AUROC."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON (default: a one-line summary)."),
     scores: bool = typer.Option(False, "--scores", help="Also print each pair's score, verdict and reasons."),
+    no_cross_encoder: bool = typer.Option(False, "--no-cross-encoder", help="Score with the feature trees alone, "
+                                          "even when a cross-encoder was built (see `evals.support_fit`)."),
 ) -> None:
     """AUROC of the claim support scorer (the verify step's core) on labelled claim/passage pairs."""
     from agent.claims.scorer import load_model
@@ -270,7 +272,12 @@ def support_cmd(
 
     try:
         load_model()
-        result = evaluate_pairs(load_pairs(pairs))
+        scorer = None
+        if no_cross_encoder:
+            from agent.claims import SupportScorer
+
+            scorer = SupportScorer(cross_encoder=None)
+        result = evaluate_pairs(load_pairs(pairs), scorer)
     except (DatasetError, RuntimeError) as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

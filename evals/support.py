@@ -81,7 +81,8 @@ def evaluate_pairs(pairs: list[Pair], scorer=None) -> dict[str, Any]:
     labels = [p.label for p in pairs]
     out: dict[str, Any] = {"auroc": round(auroc(scores, labels), 4), "n": len(pairs),
                            "positives": sum(labels), "pairs_per_s": round(len(pairs) / elapsed, 1) if elapsed else None,
-                           "threshold": scorer.threshold}
+                           "threshold": scorer.threshold,
+                           "cross_encoder": str(scorer.cross.path) if getattr(scorer, "cross", None) else None}
     kinds = sorted({str(p.extra["kind"]) for p in pairs if "kind" in p.extra})
     if len(kinds) > 1:
         out["by_kind"] = {}

@@ -7,8 +7,8 @@ or tool result it cites, and mark or remove what is not supported.
 
 One core for the agent's verify step, ``bioagent eval support`` and the API/UI. Modules: ``split`` (sentences and
 citations), ``features`` (numbers, direction, negation, entities), ``semantic`` (MiniLM similarity),
-``scorer`` (the calibrated combination), ``tools`` (exact match with tool results), ``check`` (verdicts),
-``judge`` (optional LLM second verdict).
+``scorer`` (the calibrated combination), ``cross`` (optional cross-encoder verdict built at fit time),
+``tools`` (exact match with tool results), ``check`` (verdicts), ``judge`` (optional LLM second verdict).
 """
 
 from agent.claims.check import ClaimVerdict, apply_verdicts, check_answer, is_framing

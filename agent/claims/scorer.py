@@ -15,6 +15,9 @@ Features (all computed offline, no LLM):
 - ``gap_dir`` / ``gap_neg``: ``sim_max`` of the claim minus that of its best variant with one direction word
   flipped / one negation removed (0 without such a variant): negative when the passage prefers the variant.
 - ``disagree``: 1 when any of the number, direction, negation or entity checks found a disagreement.
+- ``ce`` (only when a cross-encoder was built, :mod:`agent.claims.cross`): its P(supported) for the claim and
+  the passage sentences it matches; a second set of trees (the model's ``cross`` section) reads all eleven.
+  Without the weights the scorer uses the first trees, which always ship.
 
 The negation check reads, for each sentence of the claim with a negation, the passage region that sentence
 matches best (a hedge in a claim's last sentence is not checked against the region its first sentence matches).
@@ -39,6 +42,9 @@ from agent.citations import has_cjk
 MODEL_PATH = Path(__file__).with_name("support_model.json")
 FEATURES = ("sim_max", "coverage", "num_missing", "dir_conflict", "neg_unmatched", "ent_missing", "dir_balance",
             "gap_dir", "gap_neg", "disagree")
+# with a built cross-encoder (agent.claims.cross): its P(supported) of the claim and its window is one more feature,
+# read by a second set of trees (the model's "cross" section); without one the trees above decide
+CROSS_FEATURES = (*FEATURES, "ce")
 CAP = 3.0
 # A claim is supported only when the score reaches the threshold AND none of these disagreements was found: a
 # number or a named entity the cited text lacks, or a direction word it uses only the other way round, is what a
@@ -73,6 +79,9 @@ def load_model(path: str | None = None) -> dict[str, Any]:
     if model.get("kind") != "trees":
         raise RuntimeError(f"support model {p} is not a tree model (kind {model.get('kind')!r}): re-run "
                            "`python -m evals.support_fit`")
+    if "cross" in model and list(model["cross"].get("features", [])) != list(CROSS_FEATURES):
+        raise RuntimeError(f"support model {p}: its cross-encoder trees expect {model['cross'].get('features')}, "
+                           f"this code computes {list(CROSS_FEATURES)}: re-run `python -m evals.support_fit`")
     return model
 
 
@@ -160,23 +169,36 @@ def combine(feats: dict[str, float], model: dict[str, Any]) -> float:
 
 class SupportScorer:
     """Scores claims against passages. ``embedder``: an object with ``encode_documents`` (default: the knowledge
-    base's MiniLM); ``cache``: an optional :class:`agent.kb.embeddings.EmbeddingCache`."""
+    base's MiniLM); ``cache``: an optional :class:`agent.kb.embeddings.EmbeddingCache`; ``cross_encoder``:
+    ``"auto"`` (the built one at the default place, when the model has trees for it), a directory, a loaded
+    :class:`agent.claims.cross.CrossVerdict`, or None (feature trees alone)."""
 
-    def __init__(self, embedder=None, cache=None, model: dict[str, Any] | None = None, threshold: float | None = None):
+    def __init__(self, embedder=None, cache=None, model: dict[str, Any] | None = None, threshold: float | None = None,
+                 cross_encoder: Any = "auto"):
         if embedder is None:
             from agent.claims.semantic import default_embedder
 
             embedder = default_embedder()
         self.memo = memo_for(embedder, cache)
         self.model = model or load_model()
-        self.threshold = float(threshold if threshold is not None else self.model["threshold"])
+        self.cross = None
+        if cross_encoder is not None and "cross" in self.model:
+            from agent.claims import cross as X
 
-    def features(self, claim: str, passage: str) -> tuple[dict[str, float], list[str]]:
-        return pair_features(self.memo, claim, passage)
+            self.cross = (cross_encoder if isinstance(cross_encoder, X.CrossVerdict)
+                          else X.load(None if cross_encoder == "auto" else cross_encoder))
+        self.trees = self.model["cross"] if self.cross else self.model
+        self.threshold = float(threshold if threshold is not None else self.trees["threshold"])
 
-    def score(self, claim: str, passage: str) -> SupportScore:
-        feats, reasons = self.features(claim, passage)
-        p = combine(feats, self.model)
+    def features(self, claim: str, passage: str, ce: float | None = None) -> tuple[dict[str, float], list[str]]:
+        feats, reasons = pair_features(self.memo, claim, passage)
+        if self.cross:
+            feats["ce"] = ce if ce is not None else self.cross.scores(self.memo, [(claim, passage)])[0]
+        return feats, reasons
+
+    def score(self, claim: str, passage: str, ce: float | None = None) -> SupportScore:
+        feats, reasons = self.features(claim, passage, ce)
+        p = combine(feats, self.trees)
         if has_cjk(claim) != has_cjk(passage):
             # A Chinese claim about an English passage (or the reverse): the English sentence model cannot compare
             # them, so only what survives translation decides: the claim's numbers and entities must be there.
@@ -194,4 +216,5 @@ class SupportScorer:
     def score_many(self, pairs: list[tuple[str, str]]) -> list[SupportScore]:
         """Score many pairs, encoding every distinct text in one batch first (fast for evaluations)."""
         prefetch(self.memo, pairs)
-        return [self.score(c, p) for c, p in pairs]
+        ces = self.cross.scores(self.memo, pairs) if self.cross else [None] * len(pairs)
+        return [self.score(c, p, ce) for (c, p), ce in zip(pairs, ces)]
