@@ -249,6 +249,11 @@ def test_drop_cap_superscript_affiliations_and_proof_title(papers):
     x = papers["bashor2021_pnas"]
     page1 = " ".join(b.text for b in x.blocks if b.page == 1)
     assert "Cross-species transmission events, which challenge pathogens to survive" in page1  # "C" is a drop cap
+    # mSystems: the drop cap's glyph box overlaps its word's by a hair; before, "V" stayed alone and pulled the
+    # two lines beside it into one, word by word ("V strains irology in laboratories their collections. must")
+    m1 = " ".join(b.text for b in papers["wilson2016_msystems"].blocks if b.page == 1)
+    assert "Virology laboratories must maintain constant vigilance regarding the provenance of strains in their " \
+           "collections. In addition to confirming" in m1
     assert x.meta.authors[:3] == ["Laura Bashor", "Roderick B. Gagne", "Angela M. Bosco-Lauth"]  # not "Bashora"
     assert x.meta.sources["title"] == "page 1"  # the PDF /Title is "PNAS202105253_proof.pdf"
 

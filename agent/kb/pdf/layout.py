@@ -160,7 +160,7 @@ def _attach_drop_caps(words: list[Word]) -> list[Word]:
     out = []
     for cap in words:
         if len(cap.text) == 1 and cap.text.isupper() and cap.size >= 1.8 * body:
-            nxt = [w for w in words if w is not cap and 0 <= w.x0 - cap.x1 <= 2 * w.size
+            nxt = [w for w in words if w is not cap and -0.25 * w.size <= w.x0 - cap.x1 <= 2 * w.size
                    and cap.top - 0.5 * w.size <= w.top <= cap.top + w.size and w.size < 0.7 * cap.size]
             if nxt:
                 first = min(nxt, key=lambda w: (w.top, w.x0))
