@@ -149,7 +149,8 @@ class JobManager:
         try:
             _, err = await asyncio.wait_for(proc.communicate(), api.parse_timeout_s)
         except (TimeoutError, asyncio.CancelledError) as exc:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):  # it may exit between the timeout and the kill
+                proc.kill()
             await proc.wait()
             if isinstance(exc, asyncio.CancelledError):
                 raise
