@@ -102,6 +102,8 @@ def compose_answer(question: str, lang: str, passages: list[tuple[str, dict]], t
     ranked = rank_sentences(question, [(ref, hit.get("text", "")) for ref, hit in passages], encode, focus)
     chosen = select(ranked, n_sentences)
     if chosen:
+        if lines:  # a blank line ends the tool list: in Markdown the lead-in would otherwise join its last item
+            lines.append("")
         lines.append(HEADERS["weak" if insufficient else "passages"][lang])
         lines += [f"- {r.text} [{r.ref}]" for r in chosen]
     if not (chosen or statements):

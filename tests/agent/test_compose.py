@@ -98,6 +98,11 @@ def test_a_mutation_in_a_found_motif_brings_the_sentence_on_that_motif(encode):
     assert ("- RCR motif III contains the catalytic tyrosine that attacks the phosphodiester bond at the nick "
             "site. [P2]") in text.splitlines()
     assert [s["focus"] for s in details["sentences"] if s["ref"] == "P2"] == ["RCR motif III catalytic tyrosine"]
+    # the passages' lead-in starts a new Markdown block: right after the tool list it would be read as part of
+    # that list's last item (lazy continuation), as `bioagent demo` showed
+    lines = text.splitlines()
+    lead = next(i for i, ln in enumerate(lines) if ln.startswith("From the library"))
+    assert lines[lead - 1] == "" and lines[lead - 2].startswith("- ")
 
 
 def test_a_mutation_inside_a_found_motif_is_joined_with_it():
