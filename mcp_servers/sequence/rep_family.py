@@ -65,17 +65,26 @@ def references(path: str = str(REFERENCES_FILE)) -> tuple[Reference, ...]:
     return tuple(out)
 
 
-def nearest_all(seq: str, refs: Sequence[Reference], candidates: int = PREFILTER) -> list[tuple[Reference, float]]:
-    """The k-mer prefilter's best `candidates` references with their alignment identity, highest identity first."""
+def by_kmers(seq: str, refs: Sequence[Reference]) -> list[Reference]:
+    """The references ordered by shared k-mers with `seq` (the prefilter), most first; ties keep their order."""
+    q = _kmers(seq)
+    return sorted(refs, key=lambda r: -len(q & r.kmers) / (min(len(q), len(r.kmers)) or 1))
+
+
+def aligned(seq: str, cands: Sequence[Reference]) -> list[tuple[Reference, float]]:
+    """`cands` with their alignment identity to `seq`, highest identity first."""
     import parasail
 
-    q = _kmers(seq)
-    cand = sorted(refs, key=lambda r: -len(q & r.kmers) / (min(len(q), len(r.kmers)) or 1))[:candidates]
     out = []
-    for r in cand:
+    for r in cands:
         res = parasail.sg_stats_striped_16(seq, r.sequence, 11, 1, parasail.blosum62)
         out.append((r, res.matches / min(len(seq), len(r.sequence))))
     return sorted(out, key=lambda x: -x[1])
+
+
+def nearest_all(seq: str, refs: Sequence[Reference], candidates: int = PREFILTER) -> list[tuple[Reference, float]]:
+    """The k-mer prefilter's best `candidates` references with their alignment identity, highest identity first."""
+    return aligned(seq, by_kmers(seq, refs)[:candidates])
 
 
 def nearest(seq: str, refs: Sequence[Reference] | None = None) -> tuple[Reference, float] | None:
@@ -99,11 +108,12 @@ def classify_hits(seq: str, hits: Sequence[DomainHit], cal: dict, refs: Sequence
             fams[h.label] = h.score
     ranked = sorted(fams.items(), key=lambda kv: -kv[1])
     refs = references() if refs is None else refs
-    cands = nearest_all(seq, refs) if refs else []
+    prefiltered = by_kmers(seq, refs) if refs else []  # once: the runner-up search reads the same order
+    cands = aligned(seq, prefiltered[:PREFILTER])
     near, second = (cands[0] if cands else None), runner_up(cands)
     if near and second is None:  # the prefilter's candidates are all of one family: look among the others
-        others = [r for r in refs if r.family != near[0].family]
-        second = (nearest_all(seq, others, candidates=max(1, PREFILTER // 2)) or [None])[0]
+        others = [r for r in prefiltered if r.family != near[0].family][:max(1, PREFILTER // 2)]
+        second = (aligned(seq, others) or [None])[0]
     out: dict = {"name": UNCLASSIFIED, "score": round(ranked[0][1], 1) if ranked else 0.0, "method": None,
                  "profiles": [{"family": f, "score": round(s, 1)} for f, s in ranked[:3]], "nearest": None,
                  "runner_up": None, "close_call": False}
