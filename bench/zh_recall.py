@@ -4,7 +4,12 @@ over all 500 dev abstracts, in one run: the English dense route alone (MiniLM on
 multilingual-e5 alone, the gloss routes alone (MiniLM and BM25 on the English gloss of the question,
 agent.kb.gloss), the default search without the gloss routes (the baseline: e5 + BM25) and with them.
 
+``--split test`` measures the held-out half instead: 40 Chinese translations of PubMedQA TEST questions
+(tests/data/kb/pubmedqa_zh_test_queries.jsonl) over all 500 test abstracts. The gloss dictionary and the route
+weights were tuned on the dev set only; report the test half once.
+
     .venv/bin/python bench/zh_recall.py --data /tmp/zh-bench      # resumable: the multilingual phase continues
+    .venv/bin/python bench/zh_recall.py --split test --data /tmp/zh-bench-test --json out.json
     .venv/bin/python bench/zh_recall.py --data /tmp/zh-bench --gloss-weights 0.5 2 --json out.json
 
 The index is built with the default settings (multilingual phase lazy), then ``backfill_multilingual`` fills
@@ -32,6 +37,12 @@ from agent.kb import KnowledgeBase  # noqa: E402
 from agent.kb.store import DENSE, MDENSE, SPARSE, Route  # noqa: E402
 from bench.retrieval import PUBMEDQA, ZH, load_pubmedqa, settings_for, table  # noqa: E402
 from evals.metrics import dedupe, recall_at_k, reciprocal_rank  # noqa: E402
+
+# split -> (PubMedQA half whose abstracts are indexed, Chinese questions over it)
+SPLITS = {
+    "dev": (PUBMEDQA, ZH),
+    "test": (PUBMEDQA.with_name("pqal_test.jsonl"), ZH.with_name("pubmedqa_zh_test_queries.jsonl")),
+}
 
 
 def search_ranks(kb, q: str) -> list[str]:
@@ -64,13 +75,22 @@ def timed(fn, qs):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, required=True, help="data dir (kept: reruns resume)")
-    ap.add_argument("--pubmedqa", type=Path, default=PUBMEDQA)
+    ap.add_argument("--split", choices=sorted(SPLITS), default="dev",
+                    help="dev: the questions the gloss route was tuned on; test: the held-out half")
+    ap.add_argument("--pubmedqa", type=Path, help="PubMedQA JSONL to index (default: the --split half)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--gloss-weights", type=float, nargs="*", default=[], help="also try these gloss RRF weights")
     ap.add_argument("--ml-weights", type=float, nargs="*", default=[], help="also try these multilingual RRF weights")
     args = ap.parse_args()
-    records, _ = load_pubmedqa(args.pubmedqa)
-    zh = [json.loads(line) for line in ZH.open()]
+    default_pubmedqa, zh_path = SPLITS[args.split]
+    records, _ = load_pubmedqa(args.pubmedqa or default_pubmedqa)
+    zh = [json.loads(line) for line in zh_path.open()]
+    indexed = {r.id for r in records}
+    missing = [z["pubid"] for z in zh if z["pubid"] not in indexed]
+    if missing:
+        sys.exit(f"{zh_path.name}: {len(missing)} pubids not among the indexed abstracts "
+                 f"({args.pubmedqa or default_pubmedqa}), e.g. {missing[:3]}; wrong --split or --pubmedqa?")
+    print(f"split {args.split}: {len(zh)} Chinese questions from {zh_path.name}, {len(records)} abstracts", flush=True)
     kb = KnowledgeBase(settings_for(args.data, embedding={"multilingual": True}))
     t0 = time.perf_counter()
     rep = kb.ingest_records(records)
@@ -125,7 +145,7 @@ def main() -> None:
         variants.append((f"e5 (w {w:g}) + BM25 + gloss routes (w {rs.gloss_weight:g})", with_settings(multilingual_weight=w)))
     variants.append(("multilingual off: BM25 + gloss routes (MiniLM on the Chinese text left out)",
                      with_settings(embedding__multilingual=False)))
-    rows, out = [], {"gloss_dictionary_load_s": round(load_s, 2),
+    rows, out = [], {"split": args.split, "queries": zh_path.name, "gloss_dictionary_load_s": round(load_s, 2),
                      "gloss_ms_per_question": round(statistics.mean(gloss_ms), 2), "routes": {}}
     latency = {}
     for name, fn in variants:
