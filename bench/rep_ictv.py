@@ -13,7 +13,10 @@ matching) that
 
 - is not an NCBI placeholder ("Circoviridae sp.", "Genomoviridae sp.", "uncultured virus", "CRESS virus sp.":
   the VMR itself lists some exemplars under such GenBank organism names, and the name does not identify them), and
-- names members of one family only (a name that the VMR gives to species of two families is dropped).
+- names one species only. The VMR gives some common names to several species ("rodent circovirus": 8 species of
+  two genera; "bat circovirus": 4), and GenBank uses them for yet other isolates: CRESSENT's Kirkoviridae,
+  Pecoviridae, Ouroboviridae and Draupnirviridae files (built from accessions in the ICTV reports of those families)
+  hold "Rodent circovirus" and "Bat circovirus" Reps, so such a name does not fix the family.
 
 Everything else stays unlabelled (and is logged); the VMR release predates families created since (e.g.
 Draupnirviridae, Ouroboviridae), whose Reps therefore get no ICTV label.
@@ -47,7 +50,7 @@ PLACEHOLDER_NAME = re.compile(
 class IctvLabel:
     family: str
     genus: str
-    species: str  # the species whose name or virus name matched ("; "-joined when one name fits several species)
+    species: str  # the species whose name or one of whose virus names matched
     matched: str  # the normalised name that matched
     via: str  # "virus name" | "species"
 
@@ -73,7 +76,7 @@ def read_vmr(path: Path = VMR_FILE) -> list[dict]:
 
 
 def name_index(rows: list[dict]) -> dict[str, IctvLabel]:
-    """normalised virus/species name -> label, for the names that are not placeholders and name one family only."""
+    """normalised virus/species name -> label, for the names that are not placeholders and name one species only."""
     found: dict[str, list[tuple[dict, str]]] = {}
     for r in rows:
         names = [(n, "virus name") for n in r["virus_names"].split(";")] + [(r["species"], "species")]
@@ -81,14 +84,8 @@ def name_index(rows: list[dict]) -> dict[str, IctvLabel]:
             key = normalise(n)
             if key and not PLACEHOLDER_NAME.search(key):
                 found.setdefault(key, []).append((r, via))
-    index = {}
-    for key, hits in found.items():
-        if len({r["family"] for r, _ in hits}) != 1:
-            continue
-        genera = sorted({r["genus"] for r, _ in hits})
-        index[key] = IctvLabel(hits[0][0]["family"], "; ".join(genera), "; ".join(sorted({r["species"] for r, _ in hits})),
-                               key, hits[0][1])
-    return index
+    return {key: IctvLabel(hits[0][0]["family"], hits[0][0]["genus"], hits[0][0]["species"], key, hits[0][1])
+            for key, hits in found.items() if len({r["species"] for r, _ in hits}) == 1}
 
 
 def ictv_label(organism: str, index: dict[str, IctvLabel]) -> IctvLabel | None:
