@@ -19,7 +19,9 @@ from bench.rep_ictv import (
     read_vmr,
     subset_vmr,
 )
-from mcp_servers.sequence.rep_data import Protein, read_fasta_text
+from mcp_servers.sequence import rep_family
+from mcp_servers.sequence.rep_call import calibration
+from mcp_servers.sequence.rep_data import GENUS_FAMILY, Protein, genus_family, read_fasta_text
 from tests.fixtures.sequence import SEQ_DATA
 
 
@@ -123,3 +125,28 @@ def test_subset_vmr_keeps_cress_rows_and_rejects_other_tables(tmp_path):
     bad.write_text("Family,Genus\nCircoviridae,Circovirus\n")
     with pytest.raises(ValueError, match="missing column"):
         subset_vmr(bad)
+
+
+def test_genus_families_agree_with_the_ictv_vmr():
+    vmr = {r["genus"].lower(): r["family"] for r in read_vmr(VMR_FILE)}
+    checked = [g for g in GENUS_FAMILY if g in vmr]
+    assert len(checked) >= 25  # kirko-, pecovirus (families after MSL38) and the redondovirus species words aside
+    assert all(GENUS_FAMILY[g] == vmr[g] for g in checked)
+    smaco = [g for g in vmr if g.endswith("smacovirus")]
+    assert smaco and all(genus_family(g) == vmr[g] == "Smacoviridae" for g in smaco)
+    assert genus_family("Smacovirus") is None and genus_family("Torquevirus") is None
+
+
+def test_genus_is_reported_only_inside_its_ictv_family():
+    seq = read_fasta_text((SEQ_DATA / "rep_eval_subset.faa").read_text())[0][1]
+    cal = calibration()
+
+    def genus_of(family: str, genus: str):
+        ref = rep_family.Reference("REF1", family, genus, seq, rep_family._kmers(seq))
+        out = rep_family.classify_hits(seq, [], cal, refs=[ref])
+        assert out["name"] == family and out["nearest"]["identity"] == 1.0
+        return out.get("genus")
+
+    assert genus_of("Circoviridae", "Circovirus") == "Circovirus"
+    assert genus_of("Draupnirviridae", "Circovirus") is None  # e.g. "Mosquito circovirus" filed under Draupnirviridae
+    assert genus_of("Smacoviridae", "Porprismacovirus") == "Porprismacovirus"
