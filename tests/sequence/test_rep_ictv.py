@@ -150,3 +150,21 @@ def test_genus_is_reported_only_inside_its_ictv_family():
     assert genus_of("Circoviridae", "Circovirus") == "Circovirus"
     assert genus_of("Draupnirviridae", "Circovirus") is None  # e.g. "Mosquito circovirus" filed under Draupnirviridae
     assert genus_of("Smacoviridae", "Porprismacovirus") == "Porprismacovirus"
+
+
+def test_rep_eval_groups_ictv_accuracy_by_the_ictv_family(index):
+    from bench.rep_eval import _ictv_accuracy
+
+    def prot(acc, family, virus):
+        return Protein(acc, f"{acc}.1 Rep [{virus}]", family, "cress_rep", "M" * 300, "")
+
+    ev = [prot("A1", "Circoviridae", "Porcine circovirus 2"),
+          prot("A2", "Circoviridae", "Beak and feather disease virus"),
+          prot("A3", "Circoviridae", "Circoviridae sp."), prot("A4", "Nanoviridae", "Banana bunchy top virus")]
+    fam = lambda name: {"family": {"name": name, "nearest": None, "runner_up": None}}  # noqa: E731
+    new = [fam("Circoviridae"), fam("Kirkoviridae"), fam("Circoviridae"), fam("Alphasatellitidae")]
+    out = _ictv_accuracy(ev, new, list(range(4)), label_proteins(ev, index))
+    assert set(out) == {"Circoviridae", "Nanoviridae"}  # A3 has no ICTV label
+    assert out["Circoviridae"]["n"] == 2 and out["Circoviridae"]["accuracy"] == 0.5
+    assert out["Circoviridae"]["misses"]["A2"]["predicted"] == "Kirkoviridae"
+    assert out["Nanoviridae"]["misses"]["A4"]["ictv_species"] == "Banana bunchy top virus"
