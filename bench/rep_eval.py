@@ -25,6 +25,7 @@ from mcp_servers.sequence import rep_build, rep_call, rep_family, rep_motifs, re
 from mcp_servers.sequence.rep_data import Protein, load_cressent, read_fasta_text  # noqa: E402
 from mcp_servers.sequence.rep_split import in_evaluation_split  # noqa: E402
 
+from bench.rep_ictv import VMR_FILE, IctvLabel, label_proteins, name_index, read_vmr  # noqa: E402
 from bench.rep_label_audit import AUDIT_FILE, read_audit  # noqa: E402
 
 HARD_NEGATIVES = ROOT / "tests" / "data" / "sequences" / "rep_hard_negatives.faa"
@@ -50,10 +51,31 @@ def _named(p: Protein) -> bool:
     return p.genus is not None and " sp." not in p.virus
 
 
-def evaluate(proteins: list[Protein], audit: dict[str, set[str]] | None = None) -> dict:
+def _ictv_accuracy(ev: list[Protein], new: list[dict], idx: list[int], ictv: dict[str, IctvLabel]) -> dict:
+    """Family accuracy on the Reps with an ICTV label (bench/rep_ictv.py), grouped by the ICTV family."""
+    by: dict[str, list[int]] = defaultdict(list)
+    for i in idx:
+        if ev[i].accession in ictv:
+            by[ictv[ev[i].accession].family].append(i)
+    out = {}
+    for fam in sorted(by):
+        pred = {i: (new[i]["family"] or {}).get("name") for i in by[fam]}
+        out[fam] = {"n": len(by[fam]), "accuracy": sum(pred[i] == fam for i in by[fam]) / len(by[fam]),
+                    "misses": {ev[i].accession: {"predicted": pred[i], "cressent_label": ev[i].family,
+                                                 "virus": ev[i].virus, "ictv_species": ictv[ev[i].accession].species,
+                                                 "nearest": (new[i]["family"] or {}).get("nearest"),
+                                                 "runner_up": ((new[i]["family"] or {}).get("runner_up")
+                                                               or {}).get("family")}
+                               for i in by[fam] if pred[i] != fam}}
+    return out
+
+
+def evaluate(proteins: list[Protein], audit: dict[str, set[str]] | None = None,
+             ictv: dict[str, IctvLabel] | None = None) -> dict:
     """Calls on the evaluation split. Family accuracy against the raw CRESSENT label (the first file that lists the
-    accession) and against the label audit (bench/rep_label_audit.py: accepted families per audited record)."""
-    audit = audit or {}
+    accession), against the label audit (bench/rep_label_audit.py: accepted families per audited record) and, on the
+    Reps whose virus name the ICTV VMR lists, against the ICTV family (bench/rep_ictv.py)."""
+    audit, ictv = audit or {}, ictv or {}
     ev = [p for p in proteins if p.evaluation]
     t0 = time.perf_counter()
     new = rep_call.call_reps([(p.accession, p.sequence) for p in ev])
@@ -99,13 +121,17 @@ def evaluate(proteins: list[Protein], audit: dict[str, set[str]] | None = None) 
                                         "calls_old": _dist([old[i] for i in idx]),
                                         "false_yes": [ev[i].accession for i in idx if new[i]["call"] == "yes"][:8]}
     all_pos = [i for k, v in groups.items() if k.startswith("rep:") for i in v]
-    return {"families": fams, "others": others,
+    by_ictv = _ictv_accuracy(ev, new, all_pos, ictv)
+    n_ictv = sum(r["n"] for r in by_ictv.values())
+    return {"families": fams, "others": others, "ictv": by_ictv,
             "overall": {"n": len(all_pos), "recall_yes": _rate([new[i]["call"] for i in all_pos], "yes"),
                         "recall_yes_old": _rate([old[i] for i in all_pos], "yes"),
                         "family_accuracy": sum((new[i]["family"] or {}).get("name") == ev[i].family
                                                for i in all_pos) / len(all_pos),
                         "family_accuracy_audited": sum((new[i]["family"] or {}).get("name") in audit.get(
-                            ev[i].accession, {ev[i].family}) for i in all_pos) / len(all_pos)},
+                            ev[i].accession, {ev[i].family}) for i in all_pos) / len(all_pos),
+                        "ictv": {"n": n_ictv, "accuracy": sum(r["n"] * r["accuracy"] for r in by_ictv.values())
+                                 / n_ictv if n_ictv else None}},
             "seconds": {"new": round(t_new, 1), "old": round(t_old, 1), "proteins": len(ev)}}
 
 
@@ -157,19 +183,31 @@ def print_tables(res: dict) -> None:
 
 def print_eval_tables(res: dict) -> None:
     print("\n| family | n (eval, 250-600 aa) | yes recall (new) | yes recall (old regex) | family accuracy (raw label) "
-          "| family accuracy (audited; audited records) | family accuracy, named-genus Reps (n) "
-          "| calls (new) | misses |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| family accuracy (audited; audited records) | family accuracy, ICTV-named Reps (n) "
+          "| family accuracy, named-genus Reps (n) | calls (new) | misses |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    ictv = res.get("ictv", {})
     for fam, r in res["families"].items():
         mark = "" if r["n"] >= MIN_EVAL else " (n<5)"
         ng = r["named_genus"]
         named = f"{ng['accuracy']:.3f} ({ng['n']})" if ng["n"] else "-"
+        ic = f"{ictv[fam]['accuracy']:.3f} ({ictv[fam]['n']})" if fam in ictv else "-"
         print(f"| {fam}{mark} | {r['n']} | {r['recall_yes']:.3f} | {r['recall_yes_old']:.3f} | "
-              f"{r['family_accuracy']:.3f} | {r['family_accuracy_audited']:.3f} ({r['audited_records']}) | {named} | "
-              f"{r['calls']} | {' '.join(r['misses'][:4])} |")
+              f"{r['family_accuracy']:.3f} | {r['family_accuracy_audited']:.3f} ({r['audited_records']}) | {ic} | "
+              f"{named} | {r['calls']} | {' '.join(r['misses'][:4])} |")
     o = res["overall"]
+    oi = o.get("ictv") or {}
     print(f"| **all** | {o['n']} | {o['recall_yes']:.3f} | {o['recall_yes_old']:.3f} | {o['family_accuracy']:.3f} | "
-          f"{o['family_accuracy_audited']:.3f} | | | |")
+          f"{o['family_accuracy_audited']:.3f} | "
+          + (f"{oi['accuracy']:.3f} ({oi['n']})" if oi.get("n") else "-") + " | | | |")
+    misses = [(fam, acc, m) for fam, r in ictv.items() for acc, m in r["misses"].items()]
+    if misses:
+        print("\n| ICTV-named miss | ICTV family (species) | predicted | CRESSENT label | nearest (identity) | virus |")
+        print("|---|---|---|---|---|---|")
+        for fam, acc, m in misses:
+            near = m["nearest"] or {}
+            print(f"| {acc} | {fam} ({m['ictv_species']}) | {m['predicted']} | {m['cressent_label']} | "
+                  f"{near.get('accession', '-')} ({near.get('identity', '-')}) | {m['virus']} |")
     print("\n| class (eval split) | n | false yes (new) | false yes (old) | calls (new) | calls (old) |")
     print("|---|---|---|---|---|---|")
     for cls, r in res["others"].items():
@@ -199,7 +237,8 @@ def main(argv=None) -> int:
         if args.json:
             args.json.write_text(json.dumps(res, indent=1) + "\n")
         return 0
-    res = evaluate(proteins, read_audit(AUDIT_FILE) if AUDIT_FILE.exists() else None)
+    ictv = label_proteins(proteins, name_index(read_vmr(VMR_FILE))) if VMR_FILE.exists() else None
+    res = evaluate(proteins, read_audit(AUDIT_FILE) if AUDIT_FILE.exists() else None, ictv)
     if HARD_NEGATIVES.exists():
         res["hard_negatives"] = hard_negatives()
     if args.cv:

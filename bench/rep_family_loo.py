@@ -4,7 +4,8 @@
 
 Every training full-length Rep is classified the way rep_family does it (nearest kept reference at >= the
 identity level, else the best family profile at >= 60 bits, else unclassified) from the *other* training Reps that
-a cleaning rule keeps, and scored against its raw CRESSENT label. Rules compared:
+a cleaning rule keeps, and scored against its raw CRESSENT label (and, in the last column, against the ICTV family on
+the training Reps whose virus name the ICTV VMR names: bench/rep_ictv.py). Rules compared:
 
 - none: every training Rep is a reference;
 - conflict: rep_build.label_conflicts (near-identical copies mostly filed under other families) dropped;
@@ -16,6 +17,9 @@ a cleaning rule keeps, and scored against its raw CRESSENT label. Rules compared
   by more than 40 bits: small families' narrow profiles are not on the same bit scale as the big ones);
 - genus+conflict: the profile rule, except that a reference whose virus name states an ICTV genus (not "<genus>
   sp.") is kept (two sources agree on the family: CRESSENT's file and the name);
+- ictv+conflict: the profile rule, except that a reference whose virus name the ICTV VMR gives to one species of
+  its CRESSENT family (bench/rep_ictv.py: exact name, no placeholders or common names) is kept: two independent
+  sources agree on the family;
 - copy95: profile+conflict references, but a nearest training Rep (any, cleaned or not) at >= 95 % identity decides
   (a near-copy's label trusted over the cleaning).
 
@@ -39,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.rep_ictv import label_proteins, name_index, read_vmr  # noqa: E402
 from mcp_servers.sequence import rep_build, rep_family, rep_profiles  # noqa: E402
 from mcp_servers.sequence.rep_data import load_cressent  # noqa: E402
 
@@ -105,6 +110,8 @@ def main(argv=None) -> int:
     keep_profile = [own_gap(d, f) <= 0 for d, f in zip(prof, fam)]
     keep_margin = [own_gap(d, f) <= MARGIN_BITS for d, f in zip(prof, fam)]
     named = [p.genus is not None and not SPECIES_PLACEHOLDER.search(p.virus) for p in train]
+    ictv = label_proteins(train, name_index(read_vmr()))
+    confirmed = [p.accession in ictv and ictv[p.accession].family == p.family for p in train]
     keep_enn = [sum(fam[j] == f for j, _ in nb[:3]) * 2 >= min(3, len(nb)) for nb, f in zip(near, fam)]
     both = [a and b for a, b in zip(keep_profile, keep_conflict)]
     rules = {"none": ([True] * len(train), None), "conflict": (keep_conflict, None), "profile": (keep_profile, None),
@@ -112,13 +119,16 @@ def main(argv=None) -> int:
              "profile&enn3": ([a or b for a, b in zip(keep_profile, keep_enn)], None),
              "margin40+conflict": ([a and b for a, b in zip(keep_margin, keep_conflict)], None),
              "genus+conflict": ([(a or g) and b for a, b, g in zip(keep_profile, keep_conflict, named)], None),
+             "ictv+conflict": ([(a or c) and b for a, b, c in zip(keep_profile, keep_conflict, confirmed)], None),
              "copy95": (both, COPY)}
     n = Counter(fam)
     big = sorted(f for f in n if n[f] >= 5)
     out = {}
     print("| rule | decision | references dropped | identity level | accuracy | mean per-family accuracy | "
-          "Circoviridae | lowest families |")
-    print("|---|---|---|---|---|---|---|---|")
+          "Circoviridae | lowest families | ICTV-named: accuracy (n), lowest families |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    n_ictv = Counter(lab.family for lab in ictv.values())
+    ictv_idx = [i for i, p in enumerate(train) if p.accession in ictv]
     for name, (keep, trust) in rules.items():
         for how in ("nn", "knn", "tie"):
             for level in LEVELS if how == "nn" else (0.4,):
@@ -129,11 +139,20 @@ def main(argv=None) -> int:
                 macro = sum(per.values()) / len(per)
                 overall = sum(ok.values()) / len(train)
                 low = ", ".join(f"{f} {v:.2f}" for f, v in sorted(per.items(), key=lambda kv: kv[1])[:3])
+                ok_ictv = Counter()
+                for i in ictv_idx:
+                    f = ictv[train[i].accession].family
+                    ok_ictv[f] += decide(near[i], keep, fam, prof[i], level, how, trust) == f
+                per_ictv = {f: ok_ictv[f] / n_ictv[f] for f in sorted(n_ictv)}
+                low_ictv = ", ".join(f"{f} {v:.2f}" for f, v in sorted(per_ictv.items(), key=lambda kv: kv[1])[:3])
                 key = f"{name}@{level}" + ("" if how == "nn" else f"/{how}")
-                out[key] = {"dropped": keep.count(False), "accuracy": overall, "macro": macro, "per": per}
+                out[key] = {"dropped": keep.count(False), "accuracy": overall, "macro": macro, "per": per,
+                            "ictv": {"n": dict(n_ictv), "per": per_ictv}}
                 print(f"| {name} | {how} | {keep.count(False)} | {level} | {overall:.3f} | {macro:.3f} | "
-                      f"{per['Circoviridae']:.3f} | {low} |")
-    print(f"\n{len(train)} training Reps, {len(big)} families with >= 5.")
+                      f"{per['Circoviridae']:.3f} | {low} | {sum(ok_ictv.values()) / len(ictv_idx):.3f} "
+                      f"({len(ictv_idx)}), {low_ictv} |")
+    print(f"\n{len(train)} training Reps, {len(big)} families with >= 5; ICTV-named training Reps per family: "
+          f"{dict(n_ictv.most_common())}.")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
     return 0

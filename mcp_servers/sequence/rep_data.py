@@ -32,13 +32,27 @@ _REN = re.compile(r"enhancer|\bREn\b|\bA?C3\b|\bAL3\b|\bL3\b", re.I)
 _REPA = re.compile(r"\bRepA\b|replication-associated protein A\b|\bprotein A\b", re.I)
 _PARTIAL = re.compile(r"\bpartial\b|truncated|fragment", re.I)
 _GENUS_WORD = re.compile(r"(?<![-\w])([A-Za-z]+virus)(?![-\w])")
-KNOWN_GENERA = {
-    "circovirus", "cyclovirus", "gemycircularvirus", "gemyduguivirus", "gemygorvirus", "gemykibivirus",
-    "gemykolovirus", "gemykrogvirus", "gemykroznavirus", "gemytondvirus", "gemyvongvirus", "gemytripvirus",
-    "begomovirus", "mastrevirus", "curtovirus", "becurtovirus", "topocuvirus", "turncurtovirus", "eragrovirus",
-    "capulavirus", "grablovirus", "citlodavirus", "maldovirus", "mulcrilevirus", "opunvirus", "topilevirus",
-    "babuvirus", "nanovirus", "brisavirus", "vientovirus", "kirkovirus", "pecovirus", "protobacilladnavirus",
+# ICTV genus -> family (checked against the ICTV VMR in tests/sequence/test_rep_ictv.py); "<x>smacovirus" genera are
+# Smacoviridae (genus_family)
+GENUS_FAMILY = {
+    **dict.fromkeys(("circovirus", "cyclovirus"), "Circoviridae"),
+    **dict.fromkeys(("gemycircularvirus", "gemyduguivirus", "gemygorvirus", "gemykibivirus", "gemykolovirus",
+                     "gemykrogvirus", "gemykroznavirus", "gemytondvirus", "gemyvongvirus", "gemytripvirus"),
+                    "Genomoviridae"),
+    **dict.fromkeys(("begomovirus", "mastrevirus", "curtovirus", "becurtovirus", "topocuvirus", "turncurtovirus",
+                     "eragrovirus", "capulavirus", "grablovirus", "citlodavirus", "maldovirus", "mulcrilevirus",
+                     "opunvirus", "topilevirus"), "Geminiviridae"),
+    **dict.fromkeys(("babuvirus", "nanovirus"), "Nanoviridae"),
+    **dict.fromkeys(("brisavirus", "vientovirus"), "Redondoviridae"),
+    "kirkovirus": "Kirkoviridae", "pecovirus": "Pecoviridae", "protobacilladnavirus": "Bacilladnaviridae",
 }
+KNOWN_GENERA = set(GENUS_FAMILY)
+
+
+def genus_family(genus: str) -> str | None:
+    """The ICTV family of a genus named by Protein.genus (None if unknown)."""
+    g = genus.lower()
+    return GENUS_FAMILY.get(g) or ("Smacoviridae" if g.endswith("smacovirus") and g != "smacovirus" else None)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ best-scoring full-length family profile (``FAM|<family>``) when it reaches the c
 "unclassified CRESS". The nearest reference is found by a 3-mer prefilter and a semi-global alignment (parasail,
 BLOSUM62, gap open 11 / extend 1) against the shipped training-split references (rep_references.faa.gz); identity =
 identical aligned positions / length of the shorter sequence (so a short overlap cannot look identical). The genus is the nearest reference's genus (parsed from its virus name) when
-the identity reaches the calibrated level and the families agree.
+the identity reaches the calibrated level, the families agree and the genus belongs to that family by ICTV
+taxonomy (rep_data.GENUS_FAMILY: a "Mosquito circovirus" Rep filed under Draupnirviridae names no genus).
 
 Every answer also names the runner-up: the nearest reference of another family (accession, family, % identity) and
 the identity margin to it. When a nearest-reference call wins by less than CLOSE_MARGIN, ``close_call`` is true: the
@@ -24,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import rep_profiles
+from .rep_data import genus_family
 from .rep_profiles import DomainHit
 
 REFERENCES_FILE = rep_profiles.DATA_DIR / "rep_references.faa.gz"
@@ -127,7 +129,8 @@ def classify_hits(seq: str, hits: Sequence[DomainHit], cal: dict, refs: Sequence
                    close_call=bool(second and near[1] - second[1] < CLOSE_MARGIN))
     elif ranked and ranked[0][1] >= t["family"]:
         out.update(name=ranked[0][0], method="family profile HMM")
-    if near and near[0].genus and near[0].family == out["name"] and near[1] >= t["genus_identity"]:
+    if (near and near[0].genus and near[0].family == out["name"] and near[1] >= t["genus_identity"]
+            and genus_family(near[0].genus) == out["name"]):  # a "Mosquito circovirus" filed under Draupnirviridae
         out["genus"] = near[0].genus
     return out
 
