@@ -93,9 +93,17 @@ class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "sparse"] = Field("hybrid", description="Default search route.")
     rerank_model: str | None = Field(None, description="CrossEncoder name or path for reranking (unset: no rerank).")
     rerank_top_n: int = Field(30, ge=1, description="Candidates passed to the reranker.")
+    fusion: Literal["rrf", "dbsf"] = Field(
+        "dbsf", description="How the routes of an English search are fused: dbsf (each route's scores normalised "
+        "by their mean and spread, then summed with the route weights) or rrf (reciprocal rank)."
+    )
+    cross_lingual_fusion: Literal["rrf", "dbsf"] = Field(
+        "rrf", description="How the routes of a cross-lingual search (a Chinese question: multilingual and gloss "
+        "routes) are fused."
+    )
     rrf_k: int = Field(60, ge=1, description="RRF constant k (score = sum of weight / (k + rank)).")
-    dense_weight: float = Field(1.0, gt=0, description="RRF weight of the dense route.")
-    sparse_weight: float = Field(1.0, gt=0, description="RRF weight of the sparse (BM25) route.")
+    dense_weight: float = Field(1.0, gt=0, description="Weight of the dense route in the fusion.")
+    sparse_weight: float = Field(1.0, gt=0, description="Weight of the sparse (BM25) route in the fusion.")
     multilingual_weight: float = Field(
         2.0, gt=0, description="RRF weight of the multilingual route (used instead of the dense route for non-English queries)."
     )

@@ -25,7 +25,7 @@ TOOL_ICON = ":material/build:"
 ERROR_ICON = ":material/warning:"
 OK_MARK = ":green[:material/check_circle:]"
 FAIL_MARK = ":red[:material/error:]"
-STAGES = ("dense", "sparse", "rrf", "rerank")
+STAGES = ("dense", "sparse", "dbsf", "rrf", "rerank")
 # Keys render_step_body shows in its own way; anything else a node notes is shown as JSON below them.
 _SHOWN_KEYS = {
     "route", "decision", "reason", "why", "guard_reason", "guarded", "llm", "model", "language", "queries", "query",

@@ -61,7 +61,7 @@ class Hit(BaseModel):
     pmid: str | None = None
     url: str | None = None
     score: float = Field(..., description="Final score used for ranking.")
-    scores: dict[str, float] = Field(default_factory=dict, description="Score per stage: dense, sparse, rrf, rerank.")
+    scores: dict[str, float] = Field(default_factory=dict, description="Score per stage: dense, sparse, the fusion (dbsf or rrf), rerank.")
     chunk_kind: str | None = Field(None, description="body, caption, table or reference (None: stored before kinds).")
 
     def citation(self) -> str:

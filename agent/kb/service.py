@@ -143,8 +143,8 @@ class KnowledgeBase(CollectionMixin, IngestMixin):
         # MiniLM on the Chinese text itself only adds noise next to MiniLM on its English gloss (measured: R@1
         # 0.85 -> 0.55 with it, multilingual off; docs/kb.md), so the gloss route replaces it
         english_dense = not any(g.label == "gloss_dense" for g in gloss)
+        foreign = ml_on and needs_multilingual(query)
         if mode in ("hybrid", "dense"):
-            foreign = ml_on and needs_multilingual(query)
             pending = self.multilingual_pending() if foreign else 0
             if pending:  # passages without the vector yet: fill them in the background, keep the English route
                 self.start_multilingual_backfill()
@@ -165,13 +165,15 @@ class KnowledgeBase(CollectionMixin, IngestMixin):
         routes += gloss
         if not routes:
             return []
-        fused, per_route = self.store.query(routes, limit, flt, rrf_k=r.rrf_k)
+        # the cross-lingual route weights were chosen under RRF, and score fusion loses to it there (docs/kb.md)
+        fusion = r.cross_lingual_fusion if (gloss or (foreign and mode != "sparse")) else r.fusion
+        fused, per_route = self.store.query(routes, limit, flt, rrf_k=r.rrf_k, fusion=fusion)
         names = {DENSE: "dense", SPARSE: "sparse", MDENSE: "multilingual"}  # gloss routes keep their labels
         hits: list[Hit] = []
         for sp in fused:
             scores = {names.get(n, n): per_route[n][sp.id] for n in per_route if sp.id in per_route[n]}
             if len(routes) > 1:
-                scores["rrf"] = sp.score
+                scores[fusion] = sp.score
             hits.append(_hit(sp.id, sp.payload, sp.score, scores))
         if use_rerank and hits:
             from agent.kb.embeddings import get_reranker

@@ -17,6 +17,29 @@ from agent.nodes.common import is_follow_up, previous_question
 from agent.state import State
 
 
+def _key(h: dict) -> tuple[int, float]:
+    return h.get("rank", 10**6), -(h.get("score") or 0.0)
+
+
+def merge_hits(merged: dict[str, dict], query: str, hits: list[dict]) -> None:
+    """Add one search's hits (in its order) to the passages found so far, keyed by chunk id: a passage keeps its
+    best rank in any search (then its best score) and the list of queries that found it."""
+    for rank, h in enumerate(hits, 1):
+        h = {**h, "rank": rank}
+        old = merged.get(h["chunk_id"])
+        if old is None:
+            merged[h["chunk_id"]] = {**h, "queries": [query]}
+            continue
+        queries = list(dict.fromkeys([*old.get("queries", []), query]))
+        merged[h["chunk_id"]] = {**(h if _key(h) < _key(old) else old), "queries": queries}
+
+
+def ordered(merged: dict[str, dict]) -> list[dict]:
+    """Scores of different searches are not on one scale (an English search is fused by DBSF, a Chinese one by
+    RRF, a reranked one by the cross-encoder), so passages are ordered by their best rank, then score."""
+    return sorted(merged.values(), key=_key)
+
+
 @traced("retrieve")
 async def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx = runtime.context
@@ -41,18 +64,8 @@ async def retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             hits = [h.model_dump() if hasattr(h, "model_dump") else dict(h) for h in res]
             per_query[q] = [{"chunk_id": h["chunk_id"], "title": h.get("title", ""), "score": h.get("score"),
                              "scores": h.get("scores", {})} for h in hits]
-            for h in hits:
-                old = merged.get(h["chunk_id"])
-                h.setdefault("queries", [])
-                if old is None:
-                    h["queries"] = [q]
-                    merged[h["chunk_id"]] = h
-                else:
-                    old["queries"] = list(dict.fromkeys([*old.get("queries", []), q]))
-                    if (h.get("score") or 0) > (old.get("score") or 0):
-                        h["queries"] = old["queries"]
-                        merged[h["chunk_id"]] = h
-    passages = sorted(merged.values(), key=lambda h: h.get("score") or 0.0, reverse=True)
+            merge_hits(merged, q, hits)
+    passages = ordered(merged)
     reused = []
     if state.rounds == 0 and state.memory_passages and is_follow_up(state.question_text, previous_question(state)):
         for p in state.memory_passages:

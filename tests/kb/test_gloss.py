@@ -51,6 +51,10 @@ def test_chinese_questions_find_english_abstracts_through_the_gloss_route(slice_
     top = kb.search(q["question_zh"], k=3)
     assert top[0].doc_id == "16432652"
     assert {"gloss_dense", "gloss_sparse"} <= set(top[0].scores)
+    # a cross-lingual search is fused by RRF (cross_lingual_fusion), an English one by DBSF (fusion)
+    assert top[0].score == top[0].scores["rrf"] and "dbsf" not in top[0].scores
+    en = kb.search(q["question_en"], k=1)[0]
+    assert en.score == en.scores["dbsf"] and "rrf" not in en.scores
     with_gloss = _recall_at_5(kb, zh)
     try:
         rs.cross_lingual_gloss = False

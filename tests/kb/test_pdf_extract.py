@@ -219,9 +219,10 @@ def test_search_finds_answer_chunks_on_real_papers():
     from evals.pdf_eval import run
 
     r = run("layout", PAPERS)
-    # measured 56/64 = 87.5% over the nine papers (53/64 before table heads, the PNAS reference list and
-    # sentence-aligned chunk starts; docs/kb.md); plain pypdf: 41/64
-    assert r["top_k_rate"] >= 0.85, [q for q in r["per_question"] if q["rank"] is None]
+    # measured 58/64 = 90.6% over the nine papers with DBSF fusion (56/64 with RRF, 53/64 before table heads, the
+    # PNAS reference list and sentence-aligned chunk starts; docs/kb.md); plain pypdf: 45/64. 0.89 leaves one
+    # question of margin and fails with RRF.
+    assert r["top_k_rate"] >= 0.89, [q for q in r["per_question"] if q["rank"] is None]
     assert all(m["title_ok"] and m["doi_ok"] for m in r["papers"].values()), r["papers"]
     assert r["split_hyphen_rate"] <= 0.05 and r["furniture_rate"] <= 0.05
 

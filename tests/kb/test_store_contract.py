@@ -197,3 +197,44 @@ def test_edge_shard_shared_within_a_process(tmp_path):
     a.close()  # b still holds it
     assert b.count() == len(TEXTS) + 1
     b.close()
+
+
+def test_hybrid_dbsf_fusion_matches_its_definition(store):
+    """DBSF: each route's scores mapped to [0, 1] between mean -/+ 3 sd, summed with the route weights; the same
+    per-route scores come back as with RRF, and the filter applies to every route."""
+    pts = fill(store)
+    enc = SparseEncoder()
+    routes = [Route(DENSE, pts[5].vectors[DENSE], 10, 1.0), Route(SPARSE, enc.encode_query("capsid circovirus"), 10, 2.0)]
+    fused, per = store.query(routes, 6, fusion="dbsf")
+    _, rrf_per = store.query(routes, 6, fusion="rrf")
+    assert {k: set(v) for k, v in per.items()} == {k: set(v) for k, v in rrf_per.items()}
+    expected: dict[str, float] = {}
+    for r in routes:
+        vals = np.array(list(per[r.using].values()))
+        lo, span = vals.mean() - 3 * vals.std(), 6 * vals.std()
+        for i, s in per[r.using].items():
+            expected[i] = expected.get(i, 0.0) + r.weight * min(1.0, max(0.0, (s - lo) / span))
+    assert [f.id for f in fused] == sorted(expected, key=lambda i: (-expected[i], i))[:6]
+    assert [f.score for f in fused] == pytest.approx([expected[f.id] for f in fused], rel=1e-5)
+    assert all(f.payload.get("text") for f in fused)  # payloads come with the fused hits
+    ff, fper = store.query(routes, 6, StoreFilter(match={"source": ["b"]}), fusion="dbsf")
+    assert ff and {f.payload["source"] for f in ff} == {"b"}
+    assert all(i in {pid(3), pid(4), pid(5)} for r in fper.values() for i in r)
+
+
+def test_dbsf_keeps_a_route_s_outlier_that_rrf_ranks_below_a_two_route_middling_hit():
+    from types import SimpleNamespace as P
+
+    from agent.kb.store.base import fuse_dbsf
+
+    # "mid": first for the dense route, second for BM25; "rare": first for BM25 by far, last for the dense route
+    dense = [P(id="mid", score=0.62, payload={})] + [P(id=f"d{i}", score=0.61 - 0.01 * i, payload={}) for i in range(8)]
+    dense.append(P(id="rare", score=0.56, payload={}))
+    sparse = [P(id="rare", score=30.0, payload={}), P(id="mid", score=6.0, payload={})] + [
+        P(id=f"s{i}", score=5.9 - 0.1 * i, payload={}) for i in range(8)]
+    routes = [Route(DENSE, [0.0], 10), Route(SPARSE, [0.0], 10)]
+    fused, per = fuse_dbsf(routes, [dense, sparse], 3)
+    assert [f.id for f in fused[:2]] == ["rare", "mid"]  # RRF: mid 1/61 + 1/62 > rare 1/61 + 1/70
+    assert per[SPARSE]["rare"] == 30.0 and per[DENSE]["rare"] == 0.56
+    fused, _ = fuse_dbsf([Route(DENSE, [0.0], 10, 3.0), Route(SPARSE, [0.0], 10, 1.0)], [dense, sparse], 3)
+    assert fused[0].id == "mid"  # weights still shift the fusion

@@ -80,6 +80,33 @@ def collect_results(routes: list[Route], results: list[list[Any]], route_scores:
     return fused, per_route
 
 
+def fuse_dbsf(routes: list[Route], results: list[list[Any]], limit: int):
+    """Distribution-based score fusion (as Qdrant's DBSF, with route weights): each route's scores are mapped to
+    [0, 1] between its mean - 3 sd and mean + 3 sd, and a point's fused score is the weighted sum over the routes
+    that found it. ``results`` holds one list per route (engine objects with id, score, payload). Unlike RRF, a
+    passage that one route scores far above the rest keeps that lead (a BM25 hit on the question's rare terms
+    that the dense model ranks low). Returns what collect_results returns."""
+    fused: dict[str, float] = {}
+    payloads: dict[str, dict[str, Any]] = {}
+    per_route: dict[str, dict[str, float]] = {}
+    for r, res in zip(routes, results):
+        scores = {str(p.id): float(p.score) for p in res}
+        per_route[r.label or r.using] = scores
+        if not scores:
+            continue
+        vals = list(scores.values())
+        mean = sum(vals) / len(vals)
+        sd = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5
+        lo, span = mean - 3 * sd, 6 * sd
+        for p in res:
+            pid = str(p.id)
+            norm = 0.5 if span <= 0 else min(1.0, max(0.0, (float(p.score) - lo) / span))
+            fused[pid] = fused.get(pid, 0.0) + r.weight * norm
+            payloads.setdefault(pid, dict(p.payload or {}))
+    order = sorted(fused, key=lambda pid: (-fused[pid], pid))[:limit]
+    return [ScoredRecord(pid, fused[pid], payloads[pid]) for pid in order], per_route
+
+
 def vectors_dict(v: Any) -> dict[str, Any]:
     """Engine vectors (named dense lists and sparse objects with indices/values) as plain Python."""
     if v is None:
@@ -108,7 +135,7 @@ class VectorStore(Protocol):
     def facet(self, key: str, flt: StoreFilter | None = None, limit: int = 100_000) -> list[tuple[Any, int]]: ...
     def query(
         self, routes: list[Route], limit: int, flt: StoreFilter | None = None, rrf_k: int = 60,
-        route_scores: bool = True,
+        route_scores: bool = True, fusion: str = "rrf",
     ) -> tuple[list[ScoredRecord], dict[str, dict[str, float]]]: ...
     def optimize(self) -> None: ...
     def flush(self) -> None: ...

@@ -19,6 +19,7 @@ from agent.kb.store.base import (
     StoreFilter,
     Vector,
     collect_results,
+    fuse_dbsf,
     vectors_dict,
 )
 from agent.kb.text import SparseVec
@@ -185,10 +186,16 @@ class ClientStore:
             resp = self.client.facet(self.collection, key=key, facet_filter=_filter(flt), limit=limit, exact=True)
         return [(h.value, int(h.count)) for h in resp.hits]
 
-    def query(self, routes: list[Route], limit, flt=None, rrf_k=60, route_scores=True):
+    def query(self, routes: list[Route], limit, flt=None, rrf_k=60, route_scores=True, fusion="rrf"):
         f = _filter(flt)
         params = qm.SearchParams(hnsw_ef=max(self.hnsw_ef, limit))
         reqs: list[qm.QueryRequest] = []
+        if len(routes) > 1 and fusion == "dbsf":  # weighted, so fused here from each route's own results
+            reqs = [qm.QueryRequest(query=_vec(r.vector), using=r.using, limit=r.limit, filter=f, params=params,
+                                    with_payload=True) for r in routes]
+            with self._lock:
+                results = [res.points for res in self.client.query_batch_points(self.collection, requests=reqs)]
+            return fuse_dbsf(routes, results, limit)
         if len(routes) == 1:
             r = routes[0]
             reqs.append(qm.QueryRequest(query=_vec(r.vector), using=r.using, limit=limit, filter=f, params=params, with_payload=True))

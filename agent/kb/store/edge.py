@@ -20,6 +20,7 @@ from agent.kb.store.base import (
     StoreFilter,
     Vector,
     collect_results,
+    fuse_dbsf,
     vectors_dict,
 )
 from agent.kb.text import SparseVec
@@ -220,10 +221,14 @@ class EdgeStore:
     def _nearest(self, r: Route):
         return qe.Query.Nearest(_vec(r.vector), using=r.using)
 
-    def query(self, routes, limit, flt=None, rrf_k=60, route_scores=True):
+    def query(self, routes, limit, flt=None, rrf_k=60, route_scores=True, fusion="rrf"):
         f = _filter(flt)
         params = qe.SearchParams(hnsw_ef=max(self.hnsw_ef, limit))
         reqs = []
+        if len(routes) > 1 and fusion == "dbsf":  # weighted, so fused here from each route's own results
+            reqs = [qe.QueryRequest(limit=r.limit, query=self._nearest(r), filter=f, with_payload=True, params=params)
+                    for r in routes]
+            return fuse_dbsf(routes, self.shard.query_batch(qe.QueryBatchRequest(reqs)), limit)
         if len(routes) == 1:
             r = routes[0]
             reqs.append(qe.QueryRequest(limit=limit, query=self._nearest(r), filter=f, with_payload=True, params=params))
