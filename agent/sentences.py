@@ -26,7 +26,12 @@ _ABBREV_RE = re.compile(r"\b(?:e\.g|i\.e|et al|cf|vs|approx|ca|Fig|Figs|Eq|Ref|N
 number follows: "1,759 nt. The Rep ..." is two sentences."""
 _SPLIT_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])|(?<=[。！？])")
 _END_RE = re.compile(r"[.!?。！？][\"')\]]*$")
-_REF_RE = re.compile(r"\bdoi\b|doi\.org|\bPMID\b|^\(?\d{4}[a-z]?\)|\bet al\.,? \(?\d{4}|\bvol\.|\bpp\.", re.I)
+_REF_RE = re.compile(r"\bdoi\b|doi\.org|\bPMID\b|^\(?\d{4}[a-z]?\)|\bvol\.|\bpp\.|\b\d+\(\d+\):\s?\d+"
+                     r"|^[A-Z][\w'\-]+(?: [A-Z][\w'\-]+)? (?-i:[A-Z]{1,3})\.? et al\.", re.I)
+"""A reference-list entry ("Liu J et al. (2006) The ORF3 protein ...", "J Virol 84(4):1674-1682", a DOI). A body
+sentence that cites a paper ("Kong et al. (2000) found that ...", "... (Jupin et al. 1995).") is kept: it is
+often the very sentence that answers (on the sample library's 60 answerable questions, keeping them put the
+answer sentence among the chosen ones for 43 instead of 35)."""
 _AUTHORS_RE = re.compile(r"^(?:[A-Z][A-Za-z'\-]+ [A-Z]{1,3}[,.]\s*){2,}|\b[A-Z][a-z]+ [A-Z]{1,2}, [A-Z][a-z]+ [A-Z]{1,2}\b")
 _PRONOUN_START_RE = re.compile(r"^(?:It|Its|This|These|They|Their|Such|That|Those|Here|There)\b")
 _STRONG_RE = re.compile(r"(?<![\w*])(\*\*|__)(?=\S)(.+?)(?<=\S)\1(?![\w*])")

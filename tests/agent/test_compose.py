@@ -81,6 +81,21 @@ def test_a_unit_abbreviation_ends_a_sentence_before_a_capital():
         "The intron is 63 nt. long in some isolates, about 3 kb. downstream of the origin."]
 
 
+def test_sentences_citing_papers_are_kept_reference_entries_are_not():
+    text = ("Kong et al. (2000) found that tomato golden mosaic virus AL1 binds pRBR through a region between amino "
+            "acids 101 and 180. Each Rep preferred its own origin, and the amino-terminal 116 amino acids determined "
+            "this specificity (Jupin et al. 1995).\n\n"
+            "- Liu J et al. (2006) The ORF3 protein of porcine circovirus type 2 is involved in viral pathogenesis.\n"
+            "- Li L et al. (2010) J Virol 84(4):1674-1682.\n"
+            "- Fiallo-Olivé E et al. (2021) ICTV Virus Taxonomy Profile: Geminiviridae 2021.\n")
+    assert whole_sentences(text) == [
+        "Kong et al. (2000) found that tomato golden mosaic virus AL1 binds pRBR through a region between amino acids "
+        "101 and 180.",
+        "Each Rep preferred its own origin, and the amino-terminal 116 amino acids determined this specificity "
+        "(Jupin et al. 1995).",
+    ]
+
+
 def test_a_mutation_in_a_found_motif_brings_the_sentence_on_that_motif(encode):
     """The tool found Y96 inside RCR motif III: the sentence on motif III's catalytic tyrosine is quoted, although
     the question's own wording matches general Rep sentences better."""
