@@ -1,7 +1,7 @@
 """Retrieval suite: rank documents for each question by every search route and score them against gold ids.
 
-Routes: ``dense``, ``sparse``, ``hybrid`` (RRF of both), ``rerank`` (hybrid + cross-encoder; only when a rerank
-model is set) through the knowledge base, plus ``bm25``: rank_bm25's BM25Okapi over whole documents as the
+Routes: ``dense``, ``sparse``, ``hybrid`` (both, fused as the search fuses them), ``rerank`` (hybrid +
+cross-encoder; only when a rerank model is set) through the knowledge base, plus ``bm25``: rank_bm25's BM25Okapi over whole documents as the
 in-run baseline. Chunk hits are turned into a document ranking by keeping each document's first hit.
 
 The documents come from the dataset (PubMedQA abstracts, inline QA documents) or a corpus file and are indexed
