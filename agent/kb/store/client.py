@@ -190,26 +190,21 @@ class ClientStore:
         f = _filter(flt)
         params = qm.SearchParams(hnsw_ef=max(self.hnsw_ef, limit))
         reqs: list[qm.QueryRequest] = []
-        if len(routes) > 1 and fusion == "dbsf":  # weighted, so fused here from each route's own results
-            reqs = [qm.QueryRequest(query=_vec(r.vector), using=r.using, limit=r.limit, filter=f, params=params,
-                                    with_payload=True) for r in routes]
-            with self._lock:
-                results = [res.points for res in self.client.query_batch_points(self.collection, requests=reqs)]
-            return fuse_dbsf(routes, results, limit)
+        dbsf = len(routes) > 1 and fusion == "dbsf"  # weighted, so fused here from each route's own results
         if len(routes) == 1:
             r = routes[0]
             reqs.append(qm.QueryRequest(query=_vec(r.vector), using=r.using, limit=limit, filter=f, params=params, with_payload=True))
-        else:
+        elif not dbsf:
             prefetch = [qm.Prefetch(query=_vec(r.vector), using=r.using, limit=r.limit, filter=f, params=params) for r in routes]
             weights = [r.weight for r in routes]
             rrf = qm.Rrf(k=rrf_k, weights=None if len(set(weights)) == 1 else weights)
             reqs.append(qm.QueryRequest(prefetch=prefetch, query=qm.RrfQuery(rrf=rrf), limit=limit, filter=f, with_payload=True))
-            if route_scores:
-                for r in routes:
-                    reqs.append(qm.QueryRequest(query=_vec(r.vector), using=r.using, limit=r.limit, filter=f, params=params, with_payload=False))
+        if dbsf or (len(routes) > 1 and route_scores):  # one query per route
+            for r in routes:
+                reqs.append(qm.QueryRequest(query=_vec(r.vector), using=r.using, limit=r.limit, filter=f, params=params, with_payload=dbsf))
         with self._lock:
             results = [res.points for res in self.client.query_batch_points(self.collection, requests=reqs)]
-        return collect_results(routes, results, route_scores)
+        return fuse_dbsf(routes, results, limit) if dbsf else collect_results(routes, results, route_scores)
 
 
 class _NoLock:

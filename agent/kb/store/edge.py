@@ -225,22 +225,19 @@ class EdgeStore:
         f = _filter(flt)
         params = qe.SearchParams(hnsw_ef=max(self.hnsw_ef, limit))
         reqs = []
-        if len(routes) > 1 and fusion == "dbsf":  # weighted, so fused here from each route's own results
-            reqs = [qe.QueryRequest(limit=r.limit, query=self._nearest(r), filter=f, with_payload=True, params=params)
-                    for r in routes]
-            return fuse_dbsf(routes, self.shard.query_batch(qe.QueryBatchRequest(reqs)), limit)
+        dbsf = len(routes) > 1 and fusion == "dbsf"  # weighted, so fused here from each route's own results
         if len(routes) == 1:
             r = routes[0]
             reqs.append(qe.QueryRequest(limit=limit, query=self._nearest(r), filter=f, with_payload=True, params=params))
-        else:
+        elif not dbsf:
             prefetches = [qe.Prefetch(limit=r.limit, query=self._nearest(r), filter=f, params=params) for r in routes]
             weights = [r.weight for r in routes]
-            fusion = qe.Fusion.Rrf(k=rrf_k, weights=None if len(set(weights)) == 1 else weights)
-            reqs.append(qe.QueryRequest(limit=limit, prefetches=prefetches, query=fusion, filter=f, with_payload=True))
-            if route_scores:
-                for r in routes:
-                    reqs.append(qe.QueryRequest(limit=r.limit, query=self._nearest(r), filter=f, with_payload=False, params=params))
+            rrf = qe.Fusion.Rrf(k=rrf_k, weights=None if len(set(weights)) == 1 else weights)
+            reqs.append(qe.QueryRequest(limit=limit, prefetches=prefetches, query=rrf, filter=f, with_payload=True))
+        if dbsf or (len(routes) > 1 and route_scores):  # one query per route
+            for r in routes:
+                reqs.append(qe.QueryRequest(limit=r.limit, query=self._nearest(r), filter=f, with_payload=dbsf, params=params))
         results = self.shard.query_batch(qe.QueryBatchRequest(reqs)) if len(reqs) > 1 else [self.shard.query(reqs[0])]
-        return collect_results(routes, results, route_scores)
+        return fuse_dbsf(routes, results, limit) if dbsf else collect_results(routes, results, route_scores)
 
 
