@@ -25,13 +25,10 @@ sys.path.insert(0, str(ROOT))
 import agent.sentences as S  # noqa: E402
 from agent.kb import KnowledgeBase  # noqa: E402
 from bench.retrieval import settings_for, table  # noqa: E402
+from evals.pdf_eval import norm  # noqa: E402
 
 QRELS = ROOT / "tests" / "data" / "kb" / "library_qrels.jsonl"
 FORMER_REF_RE = re.compile(r"\bdoi\b|doi\.org|\bPMID\b|^\(?\d{4}[a-z]?\)|\bet al\.,? \(?\d{4}|\bvol\.|\bpp\.", re.I)
-
-
-def norm(text: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "", text.lower())
 
 
 def measure(kb, questions, encode) -> dict:
@@ -65,10 +62,10 @@ def main() -> None:
         kb.ingest_paths([ROOT / "examples" / "library"])
     encode = kb.embedder.encode_documents
     current = S._REF_RE
-    rows, out = [], {}
+    rows = []
     for name, rx in (("former rule: sentences citing a paper dropped", FORMER_REF_RE), ("current", current)):
         S._REF_RE = rx
-        m = out[name] = measure(kb, questions, encode)
+        m = measure(kb, questions, encode)
         rows.append([name, m["questions"], m["candidate"], m["chosen"], m["first"], f"{m['mrr']:.3f}"])
     S._REF_RE = current
     print(table(["composer", "answer retrieved", "answer a candidate", "chosen (of 4)", "first", "MRR"], rows))

