@@ -15,7 +15,7 @@ import numpy as np
 
 from agent.citations import check_citations
 from agent.prompts import MISSING, NOT_ENOUGH
-from agent.sentences import rank_sentences, select
+from agent.sentences import cite, rank_sentences, select
 from agent.tool_statements import error_line, finding_queries, tool_statements
 
 SENTENCES = 4
@@ -105,7 +105,7 @@ def compose_answer(question: str, lang: str, passages: list[tuple[str, dict]], t
         if lines:  # a blank line ends the tool list: in Markdown the lead-in would otherwise join its last item
             lines.append("")
         lines.append(HEADERS["weak" if insufficient else "passages"][lang])
-        lines += [f"- {r.text} [{r.ref}]" for r in chosen]
+        lines += [f"- {cite(r.text, r.ref)}" for r in chosen]
     if not (chosen or statements):
         lines.append(NOT_ENOUGH[lang])
     details = {"sentences": [{"ref": r.ref, "score": round(r.score, 3), "cosine": round(r.cosine, 3),

@@ -19,7 +19,7 @@ from agent import prompts
 from agent.claims import apply_verdicts, check_answer
 from agent.compose import encoder_for
 from agent.i18n import in_language
-from agent.sentences import rank_sentences, select
+from agent.sentences import cite, rank_sentences, select
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def caveat_line(passages: list[dict], lang: str, settings: Any) -> str:
     chosen = select(rank_sentences(CAVEAT_QUERY, cands, encoder_for(settings)), n=2, floor=0.2)
     if not chosen:
         return NO_CAVEAT[lang]
-    return CAVEAT_LEAD[lang] + " ".join(f"{r.text} [{r.ref}]" for r in chosen)
+    return CAVEAT_LEAD[lang] + " ".join(cite(r.text, r.ref) for r in chosen)
 
 
 async def summarise(report: dict, lang: str, model: Any, settings: Any) -> dict[str, Any]:

@@ -37,6 +37,12 @@ _PRONOUN_START_RE = re.compile(r"^(?:It|Its|This|These|They|Their|Such|That|Thos
 _STRONG_RE = re.compile(r"(?<![\w*])(\*\*|__)(?=\S)(.+?)(?<=\S)\1(?![\w*])")
 _EMPH_RE = re.compile(r"(?<![\w*`])([*`])(?=\S)([^*`\n]+?)(?<=\S)\1(?![\w*`])")
 _DOT = "\u2024"  # one-dot leader: stands in for an abbreviation's period while splitting
+COSINE_WEIGHT = 0.5
+"""Share of the embedding cosine in a sentence's relevance (the rest: the question's key terms it contains)."""
+RANK_PRIOR = 0.3
+"""Weight of the passage's search rank. Both chosen on the sample library's 60 answerable English questions
+(bench/compose_sentences.py) from {0.65, 0.5, 0.4} x {0, 0.1, 0.2, 0.3}: answer sentence chosen 48 -> 52, first
+35 -> 39, MRR 0.698 -> 0.760 against 0.65 / 0; the 58 PDF questions, not used to choose, moved the same way."""
 MIN_CHARS = 25
 MAX_CHARS = 600
 
@@ -71,13 +77,25 @@ def blocks(text: str) -> list[str]:
     return [re.sub(r"\s+", " ", plain(b)).strip() for b in out if b.strip()]
 
 
-def whole_sentences(text: str) -> list[str]:
-    """The passage's whole sentences, in order (fragments at the chunk's edges and references dropped)."""
+def _split(block: str) -> list[str]:
+    protected = _ABBREV_RE.sub(lambda m: m.group(0).replace(".", _DOT), block)
+    return [part.replace(_DOT, ".").strip() for part in _SPLIT_RE.split(protected)]
+
+
+def cite(text: str, ref: str) -> str:
+    """``text`` with the citation after each of its sentences: a unit joined from two sentences ("... fold. Its
+    active site ...") is two claims, and the claim check wants each to cite its passage."""
+    return " ".join(f"{s} [{ref}]" for s in _split(text) if s)
+
+
+def whole_sentences(text: str, join_pronouns: bool = True) -> list[str]:
+    """The passage's whole sentences, in order (fragments at the chunk's edges and references dropped); a sentence
+    opening with a pronoun joins the one before it (``join_pronouns=False``: it is dropped)."""
     out: list[str] = []
     for block in blocks(text):
-        protected = _ABBREV_RE.sub(lambda m: m.group(0).replace(".", _DOT), block)
-        for part in _SPLIT_RE.split(protected):
-            s = part.replace(_DOT, ".").strip()
+        last = None  # the block's previous sentence, when it was kept (its index in ``out``)
+        for s in _split(block):
+            kept, last = last, None
             if len(s) < MIN_CHARS or len(s) > MAX_CHARS or not _END_RE.search(s):
                 continue
             if not CJK_RE.match(s[0]) and not re.match(r"[A-Z0-9\"'(\[]", s):
@@ -85,8 +103,14 @@ def whole_sentences(text: str) -> list[str]:
             if _REF_RE.search(s) or _AUTHORS_RE.search(s) or s.count("(") != s.count(")"):
                 continue  # a reference-list entry, or cut inside brackets
             if _PRONOUN_START_RE.match(s):
-                continue  # "It carries ...": means nothing without the sentence before it
-            out.append(s)
+                # "Its active site lies ...": means nothing alone, so it goes with the sentence before it (one
+                # unit, one citation); without that sentence in the passage it is dropped
+                if not join_pronouns or kept is None or len(out[kept]) + len(s) >= MAX_CHARS:
+                    continue
+                out[kept] = f"{out[kept]} {s}"
+            else:
+                out.append(s)
+            last = len(out) - 1
     return out
 
 
@@ -99,6 +123,8 @@ class Ranked:
     lexical: float
     focus: str = ""
     """The tool finding this sentence matched best ("" when it matched the question best)."""
+    relevance: float = 0.0
+    """How well it matches the question (``score`` less the passage-rank prior)."""
 
 
 def lexical_overlap(terms: set[str], text: str) -> float:
@@ -114,32 +140,37 @@ def english_question(question: str) -> str:
 
 
 def rank_sentences(question: str, passages: Sequence[tuple[str, str]],
-                   encode: Callable[[list[str]], np.ndarray] | None, focus: Sequence[str] = ()) -> list[Ranked]:
+                   encode: Callable[[list[str]], np.ndarray] | None, focus: Sequence[str] = (),
+                   rank_prior: float = RANK_PRIOR) -> list[Ranked]:
     """Every whole sentence of the passages ``(ref, text)``, scored against the question, best first.
 
     ``focus``: further queries from what the tools found (e.g. "RCR motif III catalytic tyrosine" for a
     mutation inside that motif); a sentence scores its best match over the question and these, so the passage
     that explains a finding competes with the sentences that match the question's wording.
-    ``encode`` returns normalised embeddings (None: lexical overlap only)."""
-    items = [(ref, s) for ref, text in passages for s in whole_sentences(text)]
+    ``encode`` returns normalised embeddings (None: lexical overlap only). ``passages`` come best first: a
+    sentence's ``score`` adds ``rank_prior`` x (1 - i / n) for the i-th of n passages, so between sentences that
+    match the question about equally the one from the passage the search ranked higher wins; ``relevance`` (what
+    :func:`select`'s floors read) leaves that out."""
+    items = [(ref, s, 1 - i / len(passages)) for i, (ref, text) in enumerate(passages) for s in whole_sentences(text)]
     if not items:
         return []
     queries = [question, *(f for f in focus if f.strip())]
     lex = np.array([[lexical_overlap({t.lower()[:5] for t in question_terms(q) if len(t) > 2}, s)
-                     for q in queries] for _, s in items])
+                     for q in queries] for _, s, _ in items])
     if encode is not None:
-        vecs = encode([english_question(q) for q in queries] + [s for _, s in items])
+        vecs = encode([english_question(q) for q in queries] + [s for _, s, _ in items])
         cos = np.clip(vecs[len(queries):] @ vecs[: len(queries)].T, 0.0, 1.0)
-        scores = 0.65 * cos + 0.35 * lex
+        scores = COSINE_WEIGHT * cos + (1 - COSINE_WEIGHT) * lex
     else:
         cos = np.zeros_like(lex)
         scores = lex
     best = np.argmax(scores, axis=1)  # per sentence: the query it matches best (ties: the question)
     rows = np.arange(len(items))
-    score, cos, lex = scores[rows, best], cos[rows, best], lex[rows, best]
+    relevance, cos, lex = scores[rows, best], cos[rows, best], lex[rows, best]
+    score = relevance + rank_prior * np.array([p for _, _, p in items])
     order = np.argsort(-score, kind="stable")
     return [Ranked(items[i][1], items[i][0], float(score[i]), float(cos[i]), float(lex[i]),
-                   "" if best[i] == 0 else queries[best[i]]) for i in order]
+                   "" if best[i] == 0 else queries[best[i]], float(relevance[i])) for i in order]
 
 
 def _norm_words(text: str) -> set[str]:
@@ -148,15 +179,18 @@ def _norm_words(text: str) -> set[str]:
 
 def select(ranked: list[Ranked], n: int = 4, floor: float = 0.3, relative: float = 0.6,
            near_duplicate: float = 0.7) -> list[Ranked]:
-    """The best ``n`` sentences above ``floor`` and ``relative`` x the best score, near-duplicates dropped
-    (word-set Jaccard >= ``near_duplicate``: chunk overlaps and documents repeating each other)."""
+    """The best ``n`` sentences (in ``ranked`` order) whose relevance reaches ``floor`` and ``relative`` x the best
+    relevance, near-duplicates dropped (word-set Jaccard >= ``near_duplicate``: chunk overlaps and documents
+    repeating each other)."""
     if not ranked:
         return []
-    best = ranked[0].score
+    best = max(r.relevance for r in ranked)
     out: list[Ranked] = []
     for r in ranked:
-        if len(out) >= n or r.score < max(floor, relative * best):
+        if len(out) >= n:
             break
+        if r.relevance < max(floor, relative * best):
+            continue
         words = _norm_words(r.text)
         if any(len(words & (w := _norm_words(o.text))) / max(1, len(words | w)) >= near_duplicate for o in out):
             continue

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agent.compose import closing_lines, compose_answer, encoder_for
-from agent.sentences import whole_sentences
+from agent.sentences import Ranked, cite, rank_sentences, select, whole_sentences
 from agent.settings import Settings
 from agent.tool_statements import error_line, short_reason, tool_statements
 
@@ -94,6 +94,40 @@ def test_sentences_citing_papers_are_kept_reference_entries_are_not():
         "Each Rep preferred its own origin, and the amino-terminal 116 amino acids determined this specificity "
         "(Jupin et al. 1995).",
     ]
+
+
+def test_a_sentence_opening_with_a_pronoun_joins_the_one_before():
+    text = ("The AAV Rep nuclease domain has a novel endonuclease fold. Its active site lies at the bottom of a "
+            "positively charged cleft where a metal ion binds.\n\nThese sequences were trimmed to 47 residues.")
+    assert whole_sentences(text) == [
+        "The AAV Rep nuclease domain has a novel endonuclease fold. Its active site lies at the bottom of a "
+        "positively charged cleft where a metal ion binds."]  # the last block has no sentence before it: dropped
+    assert whole_sentences(text, join_pronouns=False) == ["The AAV Rep nuclease domain has a novel endonuclease fold."]
+    # composed, the joined unit is two claims and each cites the passage (none "cites nothing")
+    from agent.claims.check import check_answer
+
+    unit = whole_sentences(text)[0]
+    line = "- " + cite(unit, "P1")
+    assert line.count("[P1]") == 2
+    verdicts = check_answer(line, {"P1": text}, {})
+    assert len(verdicts) == 2 and all(v.citations == ["P1"] and v.supported for v in verdicts), verdicts
+
+
+def test_the_search_rank_breaks_ties_but_does_not_admit_off_topic_sentences(encode):
+    same = "RCR motif III contains the catalytic tyrosine that nicks the origin."
+    off = "The capsid protein forms a T=1 icosahedral particle of 60 subunits."
+    q = "Which motif contains the catalytic tyrosine?"
+    ranked = rank_sentences(q, [("P1", off + " " + same), ("P2", "Unrelated text about sampling sites in 2019."),
+                                ("P3", same)], encode)
+    assert [r.ref for r in ranked[:2]] == ["P1", "P3"]  # equally relevant: the higher-ranked passage first
+    assert ranked[0].score > ranked[1].score and ranked[0].relevance == ranked[1].relevance
+    assert off not in [r.text for r in select(ranked, 4)]
+    # the prior orders, it never lifts a sentence over select's floors: an off-topic sentence of the first passage
+    # (relevance 0.05, score 0.35 with the prior) stays out although its score passes the 0.3 floor
+    weak = [Ranked("a", "P1", 0.35, 0.0, 0.0, "", 0.05), Ranked("b", "P3", 0.34, 0.5, 0.4, "", 0.34)]
+    assert [r.text for r in select(sorted(weak, key=lambda r: -r.score), 4)] == ["b"]
+    assert rank_sentences(q, [("P1", same), ("P3", same)], encode, rank_prior=0.0)[0].score == \
+        rank_sentences(q, [("P1", same), ("P3", same)], encode, rank_prior=0.0)[1].score
 
 
 def test_a_mutation_in_a_found_motif_brings_the_sentence_on_that_motif(encode):
