@@ -114,12 +114,15 @@ def _as_scored(p: np.ndarray, X: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def _aurocs(p: np.ndarray, y: np.ndarray, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """AUROC per kind, and per perturbation of the perturbed kind (each against all true conclusions)."""
+    """AUROC per kind, and per perturbation of each altered kind (``perturbed_by``, ``grounded_by``: each
+    perturbation against all true claims of that kind)."""
     kinds = np.asarray([r["kind"] for r in rows])
     pert = np.asarray([str(r.get("perturbation")) for r in rows])
     out: dict[str, Any] = {k: round(auroc(list(p[kinds == k]), list(y[kinds == k])), 4) for k in dict.fromkeys(kinds)}
-    out["perturbed_by"] = {k: round(auroc(list(p[m]), list(y[m])), 4) for k in ("number", "direction", "negation")
-                           if (m := (kinds == "perturbed") & np.isin(pert, [k, "None"])).any() and len(set(y[m])) == 2}
+    for kind in dict.fromkeys(kinds[pert != "None"]):
+        m0 = kinds == kind
+        out[f"{kind}_by"] = {k: round(auroc(list(p[m]), list(y[m])), 4) for k in dict.fromkeys(pert[m0 & (pert != "None")])
+                             if len(set(y[(m := m0 & np.isin(pert, [k, "None"]))])) == 2}
     return out
 
 
@@ -148,17 +151,21 @@ def fit(dataset: Path, seed: int = 0, out: Path = MODEL_PATH, cache=None, featur
     memo = memo_for(emb, cache)
     pairs = build_pairs(dataset, embedder=emb, seed=seed, cache=cache)
     rows = pairs["other"] + pairs["perturbed"]
-    held, unrel = negation_removed(rows), unrelated(rows, seed)
+    held, unrel, grounded = negation_removed(rows), unrelated(rows, seed), pairs["grounded"]
     fc = Path(features_cache) if features_cache else None
     Xr = _features_cached(rows, memo, fc)
     Xh = _features_cached(held, memo, fc.with_suffix(".negrm.npz") if fc else None)
     Xu = _features_cached(unrel, memo, fc.with_suffix(".unrel.npz") if fc else None)
+    Xg = _features_cached(grounded, memo, fc.with_suffix(".grounded.npz") if fc else None)
     y = np.asarray([p["label"] for p in rows])
     groups = np.asarray([p["pubid"] for p in rows])
     gh, gu = np.asarray([r["pubid"] for r in held]), np.asarray([r["pubid"] for r in unrel])
-    model, p, pe = _trees(Xr, y, groups, FEATURES, {"held": (Xh, gh), "unrel": (Xu, gu)})
+    gg = np.asarray([r["pubid"] for r in grounded])
+    # the grounded pairs are scored, never trained on: each by the fold model that did not see its question
+    model, p, pe = _trees(Xr, y, groups, FEATURES, {"held": (Xh, gh), "unrel": (Xu, gu), "grounded": (Xg, gg)})
     thr = model["threshold"]
-    p, pe = _as_scored(p, Xr, thr), {"held": _as_scored(pe["held"], Xh, thr), "unrel": _as_scored(pe["unrel"], Xu, thr)}
+    p, pe = _as_scored(p, Xr, thr), {k: _as_scored(pe[k], X_, thr)
+                                     for k, X_ in (("held", Xh), ("unrel", Xu), ("grounded", Xg))}
     model["fit"] = {
         "script": "python -m evals.support_fit",
         "dataset": Path(dataset).name,
@@ -168,8 +175,10 @@ def fit(dataset: Path, seed: int = 0, out: Path = MODEL_PATH, cache=None, featur
         "pairs": {k: len(v) for k, v in pairs.items()},
         "method": "sklearn GradientBoostingClassifier(150 trees, depth 3, lr 0.05, subsample 0.8) on all dev "
                   "pairs; threshold = max Youden J on 5-fold out-of-fold dev scores (grouped by question); the "
-                  "cross-validated AUROCs are of those scores with the scorer's veto applied",
-        "dev_auroc_cv": _aurocs(p, y, rows),
+                  "cross-validated AUROCs are of those scores with the scorer's veto applied; the grounded pairs "
+                  "(sentence level, evals.support_pairs) are scored out of fold and never trained on",
+        "dev_auroc_cv": {**_aurocs(p, y, rows), **_aurocs(pe["grounded"], np.asarray([r["label"] for r in grounded]),
+                                                         grounded)},
         "dev_probe_cv": _probe(rows, held, p, pe["held"], pe["unrel"]),
         "date": time.strftime("%Y-%m-%d"),
     }

@@ -8,9 +8,17 @@ Two kinds (``kind`` field):
   abstract (label 0): one number changed (conclusions with a number), one direction word flipped (conclusions
   with a direction word) and a negation inserted after the first auxiliary verb (``is`` -> ``is not``).
   ``perturbation`` says which; the random choices are seeded.
+- ``grounded``: one *sentence* of a conclusion (the verify step scores sentences) against its own abstract
+  (label 1), and copies of that sentence with the same three changes (label 0), made only where the abstract states what is changed, so that a reader of
+  the abstract alone can tell the altered claim from the true one: a number the abstract gives (changed by
+  10-50 % to a value it does not give), a direction word the abstract uses (the same word), a negation inserted
+  before a word the abstract uses without one, and a negation *removed* before a word the abstract negates (the
+  negation goes both ways, so "contains not" is no clue). Of the ``perturbed`` changes, 26 % of the numbers and
+  64 % of the direction words of the dev half are not in the abstract at all: no reader of the passage can tell
+  those copies from the true conclusion, which caps any scorer's AUROC on that kind well below 1.
 
     python -m evals.support_pairs --dataset ../shared/data/pubmedqa/pqal_dev.jsonl --out runs/support/dev
-    # writes other.jsonl and perturbed.jsonl (and all.jsonl) for `bioagent eval support --pairs ...`
+    # writes other.jsonl, perturbed.jsonl and grounded.jsonl (and all.jsonl) for `bioagent eval support --pairs ...`
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from agent.claims.features import _NUM_RE
+from agent.claims.contrast import _NEG_DROP_RE
+from agent.claims.features import _LIGHT, _NEG_EN as _NEG_WORD_RE, _NUM_RE, _same, _words, numbers
 
 # word -> its opposite (lower case; the case of the original is kept)
 FLIPS = {
@@ -40,6 +49,7 @@ FLIPS = {
     "beneficial": "harmful", "effective": "ineffective", "ineffective": "effective",
 }
 _AUX_RE = re.compile(r"\b(is|are|was|were|can|could|may|might|should|does|do|did|has|have|will|would)\b(?! not\b)")
+_HEDGE = frozenset({"significantly", "statistically", "significant", "necessarily"})
 _FLIP_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, FLIPS), key=len, reverse=True)) + r")\b", re.I)
 
 
@@ -80,14 +90,76 @@ def insert_negation(text: str) -> str | None:
     return text[:m.end()] + " not" + text[m.end():]
 
 
+def _states_number(raw: str, passage: str) -> bool:
+    value = float(raw.replace(",", ""))
+    return any(_same(value, n.value, raw.replace(",", "")) for n in numbers(passage))
+
+
+def grounded_number(text: str, passage: str, rng: random.Random) -> str | None:
+    """One number the passage gives, changed by 10-50 % to a value the passage does not give."""
+    nums = [m for m in _NUM_RE.finditer(text) if _states_number(m.group(0), passage)]
+    if not nums:
+        return None
+    m = rng.choice(nums)
+    for _ in range(5):
+        new = perturb_number(m.group(0), rng)
+        if new and not _states_number(new, passage):
+            return text[:m.start()] + new + text[m.end():]
+    return None
+
+
+def grounded_direction(text: str, passage: str, rng: random.Random) -> str | None:
+    """One direction word that the passage also uses (the same word), flipped."""
+    words = [m for m in _FLIP_RE.finditer(text)
+             if re.search(rf"\b{re.escape(m.group(0))}\b", passage, re.I)]
+    if not words:
+        return None
+    m = rng.choice(words)
+    return text[:m.start()] + _keep_case(m.group(0), FLIPS[m.group(0).lower()]) + text[m.end():]
+
+
+def _target(words: list[str]) -> str | None:
+    """The first content word of ``words`` (what a negation before them denies)."""
+    return next((w for w in words[:4] if w not in _LIGHT and not _NEG_WORD_RE.fullmatch(w) and len(w) > 2
+                 and w not in _HEDGE), None)
+
+
+def _negated_in(passage: str, target: str) -> list[bool]:
+    """For each occurrence of ``target`` (by its first 6 letters) in the passage: is a negation within the 4 words
+    before it?"""
+    pw = _words(passage)
+    return [any(_NEG_WORD_RE.fullmatch(x) for x in pw[max(0, j - 4):j]) for j, w in enumerate(pw)
+            if w[:6] == target[:6]]
+
+
+def grounded_negation(text: str, passage: str) -> tuple[str, str] | None:
+    """("negation_removed", text) when the claim negates a word the passage negates too, with the negation taken
+    out; else ("negation", text) with "not" inserted after the first auxiliary verb when the word it then denies
+    stands in the passage without a negation; else None."""
+    for m in _NEG_DROP_RE.finditer(text):
+        target = _target(_words(text[m.end():]))
+        occ = _negated_in(passage, target) if target else []
+        if occ and all(occ):
+            rep = "can" if m.group(0).lower() == "cannot" else ""
+            return "negation_removed", text[:m.start()] + rep + text[m.end():]
+    m = _AUX_RE.search(text)
+    if m and not _NEG_WORD_RE.search(" ".join(_words(text[m.end():])[:3])):
+        target = _target(_words(text[m.end():]))
+        occ = _negated_in(passage, target) if target else []
+        if occ and not any(occ):
+            return "negation", text[:m.end()] + " not" + text[m.end():]
+    return None
+
+
 def build_pairs(dataset_path: str | Path, embedder=None, seed: int = 0, cache=None) -> dict[str, list[dict[str, Any]]]:
-    """{"other": [...], "perturbed": [...]} pairs from a PubMedQA file (see the module docstring)."""
+    """{"other": [...], "perturbed": [...], "grounded": [...]} pairs from a PubMedQA file (see the module docstring)."""
     from agent.claims.semantic import default_embedder, memo_for, passage_sentences
     from evals.datasets import load_pubmedqa
 
     ds = load_pubmedqa(dataset_path)
     items = [(it, doc) for it, doc in zip(ds.items, ds.documents) if it.answer]
     rng = random.Random(seed)
+    grng = random.Random(f"{seed}-grounded")  # its own stream: the perturbed kind stays as it was
     memo = memo_for(embedder or default_embedder(), cache)
     claims = [it.answer for it, _ in items]
     abstracts = [doc.text for _, doc in items]
@@ -99,7 +171,7 @@ def build_pairs(dataset_path: str | Path, embedder=None, seed: int = 0, cache=No
     cv = memo.encode(claims)
     sims = cv @ av.T
     np.fill_diagonal(sims, -np.inf)
-    other, perturbed = [], []
+    other, perturbed, grounded = [], [], []
     for i, (it, _) in enumerate(items):
         base = {"pubid": it.id}
         other.append({"claim": claims[i], "passage": abstracts[i], "label": 1, "kind": "other", **base})
@@ -115,7 +187,16 @@ def build_pairs(dataset_path: str | Path, embedder=None, seed: int = 0, cache=No
             for k, v in variants:
                 perturbed.append({"claim": v, "passage": abstracts[i], "label": 0, "kind": "perturbed",
                                   "perturbation": k, **base})
-    return {"other": other, "perturbed": perturbed}
+        for sent in passage_sentences(claims[i]):  # a claim is a sentence, as the verify step scores them
+            g = [("number", grounded_number(sent, abstracts[i], grng)),
+                 ("direction", grounded_direction(sent, abstracts[i], grng)), grounded_negation(sent, abstracts[i])]
+            g = [(k, v) for k, v in (x for x in g if x) if v and v != sent]
+            if g:
+                grounded.append({"claim": sent, "passage": abstracts[i], "label": 1, "kind": "grounded",
+                                 "perturbation": None, **base})
+                grounded += [{"claim": v, "passage": abstracts[i], "label": 0, "kind": "grounded",
+                              "perturbation": k, **base} for k, v in g]
+    return {"other": other, "perturbed": perturbed, "grounded": grounded}
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -143,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         pairs = {k: [r for r in v if r["pubid"] in keep] for k, v in pairs.items()}
     for kind, rows in pairs.items():
         write_jsonl(a.out / f"{kind}.jsonl", rows)
-    write_jsonl(a.out / "all.jsonl", pairs["other"] + pairs["perturbed"])
+    write_jsonl(a.out / "all.jsonl", pairs["other"] + pairs["perturbed"] + pairs["grounded"])
     print(json.dumps({k: len(v) for k, v in pairs.items()}))
 
 
