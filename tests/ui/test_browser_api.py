@@ -123,7 +123,9 @@ def test_sign_in_ask_library_and_chinese_over_the_api(stack, tmp_path):
         browser.screenshot(shot_en)
 
         assert browser.click_text("a", "Library")
-        library = _wait_text(browser, "Add documents", "Shared library", "Remove a document", shot=failed)
+        # Streamlit renders the page in pieces: wait for the documents count too (under load it came later)
+        library = _wait_text(browser, "Add documents", "Shared library", "Remove a document", "Documents\n",
+                             shot=failed)
         assert "Documents\n\n1" in library or "Documents\n1" in library  # the shared passage's document
 
         assert browser.click_text(f"{SIDEBAR} label", "中文")
