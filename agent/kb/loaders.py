@@ -155,6 +155,11 @@ _HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 
 
+REFERENCES_HEADING_RE = re.compile(r"^\s*(?:[\dIVX]+\.?\s+)?(?:references?(?: list| cited)?|bibliography|literature cited|"
+                                   r"works cited|cited literature|参考文献)\s*:?\s*$", re.I)
+"""A Markdown heading over a reference list ("References", "7. Literature cited", "参考文献")."""
+
+
 def parse_markdown(text: str, where: str) -> tuple[dict[str, Any], list[Section], str | None]:
     """Front matter, sections split at headings, and the first H1 (if any)."""
     meta: dict[str, Any] = {}
@@ -179,8 +184,9 @@ def parse_markdown(text: str, where: str) -> tuple[dict[str, Any], list[Section]
 
     def flush() -> None:
         body = "\n".join(buf).strip()
-        if body:
-            sections.append(Section(text=body, section=current))
+        if body:  # a reference list is stored as such: the search leaves it out of the evidence by default
+            kind = "reference" if current and REFERENCES_HEADING_RE.match(current) else "body"
+            sections.append(Section(text=body, section=current, kind=kind))
         buf.clear()
 
     for line in text.splitlines():

@@ -58,6 +58,21 @@ def test_markdown_front_matter_and_sections():
     assert [s.section for s in doc.sections] == ["Endonuclease domain", "Helicase domain"]
 
 
+def test_a_markdown_reference_list_is_stored_as_references(tmp_path, kb_factory):
+    from agent.kb.models import SearchFilters
+
+    p = tmp_path / "review.md"
+    p.write_text("# Rep review\n\n## Motifs\nMotif III carries the catalytic tyrosine of the Rep nuclease.\n\n"
+                 "## 7. Literature cited\n- Ilyina TV, Koonin EV (1992) Conserved sequence motifs in the initiator "
+                 "proteins for rolling circle DNA replication. Nucleic Acids Res 20:3279-3285.\n")
+    [doc] = load_file(p, MB)
+    assert [(s.section, s.kind) for s in doc.sections] == [("Motifs", "body"), ("7. Literature cited", "reference")]
+    kb = kb_factory([p], embedding={"multilingual": False})
+    q = "conserved sequence motifs initiator proteins rolling circle DNA replication"
+    assert all(h.chunk_kind != "reference" for h in kb.search(q, k=5))  # evidence never quotes the list
+    assert any(h.chunk_kind == "reference" for h in kb.search(q, k=5, filters=SearchFilters(include_references=True)))
+
+
 def test_markdown_without_front_matter_uses_h1_and_file_source(tmp_path):
     p = tmp_path / "plain.md"
     p.write_text("# A heading title\n\nSome body text.\n")
