@@ -42,7 +42,8 @@ COSINE_WEIGHT = 0.5
 RANK_PRIOR = 0.3
 """Weight of the passage's search rank. Both chosen on the sample library's 60 answerable English questions
 (bench/compose_sentences.py) from {0.65, 0.5, 0.4} x {0, 0.1, 0.2, 0.3}: answer sentence chosen 48 -> 52, first
-35 -> 39, MRR 0.698 -> 0.760 against 0.65 / 0; the 58 PDF questions, not used to choose, moved the same way."""
+35 -> 39, MRR 0.696 -> 0.757 against 0.65 / 0; on the PDF questions, not used to choose, 40 -> 42, 29 -> 35,
+0.592 -> 0.666 (bench/results/compose_sentences_2026-11-30.md)."""
 MIN_CHARS = 25
 MAX_CHARS = 600
 
@@ -114,6 +115,33 @@ def whole_sentences(text: str, join_pronouns: bool = True) -> list[str]:
     return out
 
 
+_CAPTION_RE = re.compile(r"^\s*(?:Supplementary\s+)?Table\s+[A-Z]?\d+[A-Za-z]?\b", re.I)
+_RULE_RE = re.compile(r"^[\s|:+-]+$")
+
+
+def table_rows(text: str) -> list[str]:
+    """The rows of the tables in a passage, each as one quotable unit with the table's caption and column line:
+    ``Table 1 Patient-provider relationship during consultation: Privacy given | 99 | 1 | 97 (columns: Item | Yes
+    (%) No (%) Respondents).`` A table is 3 or more consecutive lines with a ``|`` (a PDF table chunk or a Markdown
+    table); its first line is the column line. Cells are quoted as extracted, never re-aligned to the columns."""
+    out: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and "|" in lines[j]:
+            j += 1
+        if j - i >= 3:
+            caption = next((ln.strip() for ln in reversed(lines[max(0, i - 3):i]) if _CAPTION_RE.match(ln)), "")
+            cells = [" | ".join(c.strip() for c in ln.strip().strip("|").split("|")) for ln in lines[i:j]
+                     if not _RULE_RE.match(ln)]
+            head, rows = cells[0], cells[1:]
+            lead = caption.rstrip(".:") or "Table"
+            out += [f"{lead}: {row} (columns: {head})." for row in rows if len(row) >= 3 and re.search(r"\w", row)]
+        i = max(j, i + 1)
+    return out
+
+
 @dataclass
 class Ranked:
     text: str
@@ -142,7 +170,8 @@ def english_question(question: str) -> str:
 def rank_sentences(question: str, passages: Sequence[tuple[str, str]],
                    encode: Callable[[list[str]], np.ndarray] | None, focus: Sequence[str] = (),
                    rank_prior: float = RANK_PRIOR) -> list[Ranked]:
-    """Every whole sentence of the passages ``(ref, text)``, scored against the question, best first.
+    """Every whole sentence and table row (:func:`table_rows`) of the passages ``(ref, text)``, scored against the
+    question, best first.
 
     ``focus``: further queries from what the tools found (e.g. "RCR motif III catalytic tyrosine" for a
     mutation inside that motif); a sentence scores its best match over the question and these, so the passage
@@ -151,7 +180,8 @@ def rank_sentences(question: str, passages: Sequence[tuple[str, str]],
     sentence's ``score`` adds ``rank_prior`` x (1 - i / n) for the i-th of n passages, so between sentences that
     match the question about equally the one from the passage the search ranked higher wins; ``relevance`` (what
     :func:`select`'s floors read) leaves that out."""
-    items = [(ref, s, 1 - i / len(passages)) for i, (ref, text) in enumerate(passages) for s in whole_sentences(text)]
+    items = [(ref, s, 1 - i / len(passages)) for i, (ref, text) in enumerate(passages)
+             for s in whole_sentences(text) + table_rows(text)]
     if not items:
         return []
     queries = [question, *(f for f in focus if f.strip())]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agent.compose import closing_lines, compose_answer, encoder_for
-from agent.sentences import Ranked, cite, rank_sentences, select, whole_sentences
+from agent.sentences import Ranked, cite, rank_sentences, select, table_rows, whole_sentences
 from agent.settings import Settings
 from agent.tool_statements import error_line, short_reason, tool_statements
 
@@ -128,6 +128,23 @@ def test_the_search_rank_breaks_ties_but_does_not_admit_off_topic_sentences(enco
     assert [r.text for r in select(sorted(weak, key=lambda r: -r.score), 4)] == ["b"]
     assert rank_sentences(q, [("P1", same), ("P3", same)], encode, rank_prior=0.0)[0].score == \
         rank_sentences(q, [("P1", same), ("P3", same)], encode, rank_prior=0.0)[1].score
+
+
+def test_a_table_row_that_answers_is_quoted_with_its_caption_and_columns(encode):
+    from agent.claims.check import check_answer
+
+    table = {"chunk_id": "t1", "text": (
+        "Table 1 Patient-provider relationship during consultation\nItem | Yes (%) No (%) Respondents\n"
+        "Privacy given | 99 | 1 | 97\nHealth conditions told | 88.7 | 11.3 | 97\n"
+        "Opportunity to ask questions | 62.8 | 37.2 | 78")}
+    q = "What percentage of patients had an opportunity to ask questions during consultation?"
+    text, _ = compose_answer(q, "en", [("P1", CAPSID), ("P2", table)], [], [], False, "", encode)
+    lines = [ln for ln in text.splitlines() if ln.startswith("- ")]
+    assert lines[0] == ("- Table 1 Patient-provider relationship during consultation: Opportunity to ask questions | "
+                        "62.8 | 37.2 | 78 (columns: Item | Yes (%) No (%) Respondents). [P2]")
+    verdicts = check_answer(lines[0], {"P2": table["text"]}, {})
+    assert verdicts and all(v.supported for v in verdicts), verdicts
+    assert table_rows("Two lines | only\nno | table") == []  # fewer than 3 lines with a "|": not a table
 
 
 def test_a_mutation_in_a_found_motif_brings_the_sentence_on_that_motif(encode):
