@@ -33,7 +33,12 @@ sentence that cites a paper ("Kong et al. (2000) found that ...", "... (Jupin et
 often the very sentence that answers (on the sample library's 60 answerable questions, keeping them put the
 answer sentence among the chosen ones for 43 instead of 35)."""
 _AUTHORS_RE = re.compile(r"^(?:[A-Z][A-Za-z'\-]+ [A-Z]{1,3}[,.]\s*){2,}|\b[A-Z][a-z]+ [A-Z]{1,2}, [A-Z][a-z]+ [A-Z]{1,2}\b")
-_PRONOUN_START_RE = re.compile(r"^(?:It|Its|This|These|They|Their|Such|That|Those|Here|There)\b")
+_PRONOUN_START_RE = re.compile(r"^(?:It|Its|This|These|They|Their|Such|That|Those)\b")
+_ALONE_MEANINGLESS_RE = re.compile(
+    r"^(?:It|Its|They|Their|(?:This|That|These|Those|Such)\s+(?:is|was|are|were|has|have|had|can|could|may|might|"
+    r"will|would|should|must|does|did|suggests?|shows?|indicates?|means?|makes?|allows?|explains?)\b)")
+"""A sentence that opens with a pronoun needing the sentence before ("It carries ...", "This was unsurprising");
+"These sequences were aligned ..." (a demonstrative before a noun) still reads alone."""
 _STRONG_RE = re.compile(r"(?<![\w*])(\*\*|__)(?=\S)(.+?)(?<=\S)\1(?![\w*])")
 _EMPH_RE = re.compile(r"(?<![\w*`])([*`])(?=\S)([^*`\n]+?)(?<=\S)\1(?![\w*`])")
 _DOT = "\u2024"  # one-dot leader: stands in for an abbreviation's period while splitting
@@ -43,7 +48,7 @@ RANK_PRIOR = 0.3
 """Weight of the passage's search rank. Both chosen on the sample library's 60 answerable English questions
 (bench/compose_sentences.py) from {0.65, 0.5, 0.4} x {0, 0.1, 0.2, 0.3}: answer sentence chosen 48 -> 52, first
 35 -> 39, MRR 0.696 -> 0.757 against 0.65 / 0; on the PDF questions, not used to choose, 40 -> 42, 29 -> 35,
-0.592 -> 0.666 (bench/results/compose_sentences_2026-11-30.md)."""
+0.593 -> 0.667 (bench/results/compose_sentences_2026-11-30.md)."""
 MIN_CHARS = 25
 MAX_CHARS = 600
 
@@ -106,9 +111,12 @@ def whole_sentences(text: str, join_pronouns: bool = True) -> list[str]:
             if _PRONOUN_START_RE.match(s):
                 # "Its active site lies ...": means nothing alone, so it goes with the sentence before it (one
                 # unit, one citation); without that sentence in the passage it is dropped
-                if not join_pronouns or kept is None or len(out[kept]) + len(s) >= MAX_CHARS:
+                if join_pronouns and kept is not None and len(out[kept]) + len(s) < MAX_CHARS:
+                    out[kept] = f"{out[kept]} {s}"
+                elif join_pronouns and not _ALONE_MEANINGLESS_RE.match(s):
+                    out.append(s)  # "This research was funded by ...": no sentence before it, and none needed
+                else:
                     continue
-                out[kept] = f"{out[kept]} {s}"
             else:
                 out.append(s)
             last = len(out) - 1

@@ -98,10 +98,14 @@ def test_sentences_citing_papers_are_kept_reference_entries_are_not():
 
 def test_a_sentence_opening_with_a_pronoun_joins_the_one_before():
     text = ("The AAV Rep nuclease domain has a novel endonuclease fold. Its active site lies at the bottom of a "
-            "positively charged cleft where a metal ion binds.\n\nThese sequences were trimmed to 47 residues.")
+            "positively charged cleft where a metal ion binds.\n\nIt was trimmed to 47 residues.")
     assert whole_sentences(text) == [
         "The AAV Rep nuclease domain has a novel endonuclease fold. Its active site lies at the bottom of a "
         "positively charged cleft where a metal ion binds."]  # the last block has no sentence before it: dropped
+    # a demonstrative before a noun reads alone; "There is ..." needs nothing before it
+    alone = "These sequences were aligned in Geneious and trimmed.\n\nThere is no evidence of recombination here."
+    assert whole_sentences(alone) == ["These sequences were aligned in Geneious and trimmed.",
+                                      "There is no evidence of recombination here."]
     assert whole_sentences(text, join_pronouns=False) == ["The AAV Rep nuclease domain has a novel endonuclease fold."]
     # composed, the joined unit is two claims and each cites the passage (none "cites nothing")
     from agent.claims.check import check_answer
