@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from agent.kb.loaders import LoadedDocument
 
 # changes when the same text and settings give other passages (recorded in the index fingerprint, so older
-# passages are reported stale): v2 = table sections cut between rows, each chunk led by the table's head
-CHUNKER_VERSION = "table-rows-v2"
+# passages are reported stale): v2 = table sections cut between rows, each chunk led by the table's head; v3 =
+# a Markdown reference-list section is stored as references (chunk_kind "reference")
+CHUNKER_VERSION = "md-references-v3"
 
 _UNIT_RE = re.compile(r"(?<=[.!?;。！？；])[\"')\]]*\s+|\n[ \t]*\n+|(?<=[。！？；])")
 
