@@ -89,9 +89,16 @@ def _split(block: str) -> list[str]:
 
 
 def cite(text: str, ref: str) -> str:
-    """``text`` with the citation after each of its sentences: a unit joined from two sentences ("... fold. Its
-    active site ...") is two claims, and the claim check wants each to cite its passage."""
-    return " ".join(f"{s} [{ref}]" for s in _split(text) if s)
+    """``text`` with the citation after each sentence that :func:`whole_sentences` joined into it: a unit joined
+    from two sentences ("... fold. Its active site ...") is two claims, and the claim check wants each to cite its
+    passage. Other units (a table row under a "Table 1." caption) stay one claim."""
+    parts: list[str] = []
+    for s in _split(text):
+        if parts and not _PRONOUN_START_RE.match(s):
+            parts[-1] = f"{parts[-1]} {s}"
+        elif s:
+            parts.append(s)
+    return " ".join(f"{s} [{ref}]" for s in parts)
 
 
 def whole_sentences(text: str, join_pronouns: bool = True) -> list[str]:
@@ -110,7 +117,7 @@ def whole_sentences(text: str, join_pronouns: bool = True) -> list[str]:
                 continue  # a reference-list entry, or cut inside brackets
             if _PRONOUN_START_RE.match(s):
                 # "Its active site lies ...": means nothing alone, so it goes with the sentence before it (one
-                # unit, one citation); without that sentence in the passage it is dropped
+                # unit, each sentence cited: `cite`); without that sentence it is kept only if it reads alone
                 if join_pronouns and kept is not None and len(out[kept]) + len(s) < MAX_CHARS:
                     out[kept] = f"{out[kept]} {s}"
                 elif join_pronouns and not _ALONE_MEANINGLESS_RE.match(s):

@@ -149,6 +149,9 @@ def test_a_table_row_that_answers_is_quoted_with_its_caption_and_columns(encode)
     verdicts = check_answer(lines[0], {"P2": table["text"]}, {})
     assert verdicts and all(v.supported for v in verdicts), verdicts
     assert table_rows("Two lines | only\nno | table") == []  # fewer than 3 lines with a "|": not a table
+    dotted = table_rows("Table 2. Reps found.\nHost | Reps\nBat | 12\nRat | 3")
+    assert dotted[0] == "Table 2. Reps found: Bat | 12 (columns: Host | Reps)."
+    assert cite(dotted[0], "P1").count("[P1]") == 1  # "Table 2." does not make the row two claims
 
 
 def test_a_mutation_in_a_found_motif_brings_the_sentence_on_that_motif(encode):
