@@ -42,8 +42,11 @@ def library_set(data: Path) -> tuple[KnowledgeBase, list[tuple[str, object]]]:
     if not kb.list_documents():
         kb.ingest_paths([ROOT / "examples" / "library"])
     qs = [q for q in map(json.loads, QRELS.open()) if q.get("lang", "en") == "en"]
-    return kb, [(q["question"], lambda s, sp=[norm(r["text"]) for r in q["relevant"]]: any(x and x in norm(s) for x in sp))
-                for q in qs]
+
+    def answers(spans: list[str]):
+        return lambda s: any(x and x in norm(s) for x in spans)
+
+    return kb, [(q["question"], answers([norm(r["text"]) for r in q["relevant"]])) for q in qs]
 
 
 def pdf_set(data: Path) -> tuple[KnowledgeBase, list[tuple[str, object]]]:
@@ -52,8 +55,11 @@ def pdf_set(data: Path) -> tuple[KnowledgeBase, list[tuple[str, object]]]:
         expected = json.loads((PAPERS / "papers.json").read_text(encoding="utf-8"))
         kb.ingest_paths([PAPERS / f"{pid}.pdf" for pid in expected])
     qs = load_questions(PAPERS / "questions.jsonl")
-    return kb, [(q["question"], lambda s, a=q["answer_sentence"]: holds(s, a, 0.6) or (len(norm(s)) >= 40 and norm(s) in norm(a)))
-                for q in qs]
+
+    def answers(a: str):  # the unit holds 60 % of the answer, or is a long piece of it
+        return lambda s: holds(s, a, 0.6) or (len(norm(s)) >= 40 and norm(s) in norm(a))
+
+    return kb, [(q["question"], answers(q["answer_sentence"])) for q in qs]
 
 
 def measure(kb, questions, encode, prior: float) -> dict:
@@ -61,7 +67,8 @@ def measure(kb, questions, encode, prior: float) -> dict:
     rr = 0.0
     for question, is_answer in questions:
         passages = [(f"P{i}", h.text) for i, h in enumerate(kb.search(question, k=6), 1)]
-        if not any(is_answer(t) or any(is_answer(u) for u in S.whole_sentences(t) + S.table_rows(t)) for _, t in passages):
+        units = [u for _, t in passages for u in [t, *S.whole_sentences(t), *S.table_rows(t)]]
+        if not any(is_answer(u) for u in units):
             continue
         n += 1
         ranked = S.rank_sentences(question, passages, encode, rank_prior=prior)

@@ -121,8 +121,12 @@ def _aurocs(p: np.ndarray, y: np.ndarray, rows: list[dict[str, Any]]) -> dict[st
     out: dict[str, Any] = {k: round(auroc(list(p[kinds == k]), list(y[kinds == k])), 4) for k in dict.fromkeys(kinds)}
     for kind in dict.fromkeys(kinds[pert != "None"]):
         m0 = kinds == kind
-        out[f"{kind}_by"] = {k: round(auroc(list(p[m]), list(y[m])), 4) for k in dict.fromkeys(pert[m0 & (pert != "None")])
-                             if len(set(y[(m := m0 & np.isin(pert, [k, "None"]))])) == 2}
+        by = {}
+        for k in dict.fromkeys(pert[m0 & (pert != "None")]):
+            m = m0 & np.isin(pert, [k, "None"])
+            if len(set(y[m])) == 2:
+                by[k] = round(auroc(list(p[m]), list(y[m])), 4)
+        out[f"{kind}_by"] = by
     return out
 
 

@@ -9,8 +9,8 @@ Two kinds (``kind`` field):
   with a direction word) and a negation inserted after the first auxiliary verb (``is`` -> ``is not``).
   ``perturbation`` says which; the random choices are seeded.
 - ``grounded``: one *sentence* of a conclusion (the verify step scores sentences) against its own abstract
-  (label 1), and copies of that sentence with the same three changes (label 0), made only where the abstract states what is changed, so that a reader of
-  the abstract alone can tell the altered claim from the true one: a number the abstract gives (changed by
+  (label 1), and copies of that sentence with the same three changes (label 0), made only where the abstract
+  states what is changed, so that a reader of the abstract alone can tell the altered claim from the true one: a number the abstract gives (changed by
   10-50 % to a value it does not give), a direction word the abstract uses (the same word), a negation inserted
   before a word the abstract uses without one, and a negation *removed* before a word the abstract negates (the
   negation goes both ways, so "contains not" is no clue). Of the ``perturbed`` changes, 26 % of the numbers and

@@ -155,8 +155,8 @@ _HEADING_RE = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
 
 
-REFERENCES_HEADING_RE = re.compile(r"^\s*(?:[\dIVX]+\.?\s+)?(?:references?(?: list| cited)?|bibliography|literature cited|"
-                                   r"works cited|cited literature|参考文献)\s*:?\s*$", re.I)
+REFERENCES_HEADING_RE = re.compile(r"^\s*(?:[\dIVX]+\.?\s+)?(?:references?(?: list| cited)?|bibliography|"
+                                   r"literature cited|works cited|cited literature|参考文献)\s*:?\s*$", re.I)
 """A Markdown heading over a reference list ("References", "7. Literature cited", "参考文献")."""
 
 
