@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from agent.claims.contrast import _NEG_DROP_RE
-from agent.claims.features import _LIGHT, _NEG_EN as _NEG_WORD_RE, _NUM_RE, _same, _words, numbers
+from agent.claims.features import _NEG_EN as _NEG_WORD_RE, _NUM_RE, _same, _words, negated_word, numbers
 
 # word -> its opposite (lower case; the case of the original is kept)
 FLIPS = {
@@ -49,7 +49,6 @@ FLIPS = {
     "beneficial": "harmful", "effective": "ineffective", "ineffective": "effective",
 }
 _AUX_RE = re.compile(r"\b(is|are|was|were|can|could|may|might|should|does|do|did|has|have|will|would)\b(?! not\b)")
-_HEDGE = frozenset({"significantly", "statistically", "significant", "necessarily"})
 _FLIP_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, FLIPS), key=len, reverse=True)) + r")\b", re.I)
 
 
@@ -118,12 +117,6 @@ def grounded_direction(text: str, passage: str, rng: random.Random) -> str | Non
     return text[:m.start()] + _keep_case(m.group(0), FLIPS[m.group(0).lower()]) + text[m.end():]
 
 
-def _target(words: list[str]) -> str | None:
-    """The first content word of ``words`` (what a negation before them denies)."""
-    return next((w for w in words[:4] if w not in _LIGHT and not _NEG_WORD_RE.fullmatch(w) and len(w) > 2
-                 and w not in _HEDGE), None)
-
-
 def _negated_in(passage: str, target: str) -> list[bool]:
     """For each occurrence of ``target`` (by its first 6 letters) in the passage: is a negation within the 4 words
     before it?"""
@@ -137,14 +130,14 @@ def grounded_negation(text: str, passage: str) -> tuple[str, str] | None:
     out; else ("negation", text) with "not" inserted after the first auxiliary verb when the word it then denies
     stands in the passage without a negation; else None."""
     for m in _NEG_DROP_RE.finditer(text):
-        target = _target(_words(text[m.end():]))
+        target = negated_word(_words(text[m.end():]))
         occ = _negated_in(passage, target) if target else []
         if occ and all(occ):
             rep = "can" if m.group(0).lower() == "cannot" else ""
             return "negation_removed", text[:m.start()] + rep + text[m.end():]
     m = _AUX_RE.search(text)
     if m and not _NEG_WORD_RE.search(" ".join(_words(text[m.end():])[:3])):
-        target = _target(_words(text[m.end():]))
+        target = negated_word(_words(text[m.end():]))
         occ = _negated_in(passage, target) if target else []
         if occ and not any(occ):
             return "negation", text[:m.end()] + " not" + text[m.end():]

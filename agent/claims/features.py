@@ -236,6 +236,16 @@ _NEG_IDIOM_RE = re.compile(r"\b(?:whether or not|or not|if not|not only|not nece
                            r"not always|not all|nonetheless|nevertheless|no longer)\b", re.I)
 
 
+_HEDGES = frozenset({"significantly", "statistically", "significant", "necessarily"})
+
+
+def negated_word(words: list[str]) -> str | None:
+    """The word a negation denies: the first content word among the (lower-case) ``words`` that follow it, within
+    4 words ("not significantly associated" -> associated)."""
+    return next((x for x in words[:4] if x not in _LIGHT and not _NEG_EN.fullmatch(x) and len(x) > 2
+                 and x not in _HEDGES), None)
+
+
 def negations(text: str) -> list[str]:
     text = _NEG_IDIOM_RE.sub(" ", text)
     return [m.group(0).lower() for m in _NEG_EN.finditer(text)] + _NEG_ZH.findall(text)
@@ -258,8 +268,7 @@ def negation_agreement(claim: str, source: str, region: str | None = None) -> tu
     for i, w in enumerate(cw):
         if not _NEG_EN.fullmatch(w):
             continue
-        target = next((x for x in cw[i + 1:i + 5] if x not in _LIGHT and not _NEG_EN.fullmatch(x) and len(x) > 2
-                       and x not in ("significantly", "statistically", "significant", "necessarily")), None)
+        target = negated_word(cw[i + 1:])
         if target is None:
             continue
         where = [j for j, x in enumerate(sw) if _key(x) == _key(target)]
