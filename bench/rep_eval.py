@@ -25,7 +25,8 @@ from mcp_servers.sequence import rep_build, rep_call, rep_family, rep_motifs, re
 from mcp_servers.sequence.rep_data import Protein, load_cressent, read_fasta_text  # noqa: E402
 from mcp_servers.sequence.rep_split import in_evaluation_split  # noqa: E402
 
-from bench.rep_ictv import VMR_FILE, IctvLabel, label_proteins, name_index, read_vmr  # noqa: E402
+from bench.rep_ictv import (ISOLATE_REPS, VMR_FILE, IctvLabel, NameCheck, check_labels, label_proteins,  # noqa: E402
+                            name_index, read_isolate_reps, read_vmr)
 from bench.rep_label_audit import AUDIT_FILE, read_audit  # noqa: E402
 
 HARD_NEGATIVES = ROOT / "tests" / "data" / "sequences" / "rep_hard_negatives.faa"
@@ -70,12 +71,18 @@ def _ictv_accuracy(ev: list[Protein], new: list[dict], idx: list[int], ictv: dic
     return out
 
 
+def _pooled(by_family: dict) -> dict:
+    n = sum(r["n"] for r in by_family.values())
+    return {"n": n, "accuracy": sum(r["n"] * r["accuracy"] for r in by_family.values()) / n if n else None}
+
+
 def evaluate(proteins: list[Protein], audit: dict[str, set[str]] | None = None,
-             ictv: dict[str, IctvLabel] | None = None) -> dict:
+             ictv: dict[str, IctvLabel] | None = None, checks: dict[str, NameCheck] | None = None) -> dict:
     """Calls on the evaluation split. Family accuracy against the raw CRESSENT label (the first file that lists the
     accession), against the label audit (bench/rep_label_audit.py: accepted families per audited record) and, on the
-    Reps whose virus name the ICTV VMR lists, against the ICTV family (bench/rep_ictv.py)."""
-    audit, ictv = audit or {}, ictv or {}
+    Reps whose virus name the ICTV VMR lists, against the ICTV family (bench/rep_ictv.py), on all of them and on those
+    whose name label the species' isolate Reps do not reject (`checks`, bench/rep_ictv.check_labels)."""
+    audit, ictv, checks = audit or {}, ictv or {}, checks or {}
     ev = [p for p in proteins if p.evaluation]
     t0 = time.perf_counter()
     new = rep_call.call_reps([(p.accession, p.sequence) for p in ev])
@@ -122,16 +129,23 @@ def evaluate(proteins: list[Protein], audit: dict[str, set[str]] | None = None,
                                         "false_yes": [ev[i].accession for i in idx if new[i]["call"] == "yes"][:8]}
     all_pos = [i for k, v in groups.items() if k.startswith("rep:") for i in v]
     by_ictv = _ictv_accuracy(ev, new, all_pos, ictv)
-    n_ictv = sum(r["n"] for r in by_ictv.values())
-    return {"families": fams, "others": others, "ictv": by_ictv,
+    kept = {a: lab for a, lab in ictv.items() if a not in checks or checks[a].status != "rejected"}
+    by_checked = _ictv_accuracy(ev, new, all_pos, kept)
+    rejected = {p.accession: {"ictv_family": ictv[p.accession].family, "species": ictv[p.accession].species,
+                              "identity": checks[p.accession].identity, "isolate_rep": checks[p.accession].isolate_rep,
+                              "predicted": (new[i]["family"] or {}).get("name"), "virus": p.virus}
+                for i, p in ((i, ev[i]) for i in all_pos) if p.accession in ictv and p.accession not in kept}
+    return {"families": fams, "others": others, "ictv": by_ictv, "ictv_checked": by_checked,
+            "ictv_rejected": rejected,
             "overall": {"n": len(all_pos), "recall_yes": _rate([new[i]["call"] for i in all_pos], "yes"),
                         "recall_yes_old": _rate([old[i] for i in all_pos], "yes"),
                         "family_accuracy": sum((new[i]["family"] or {}).get("name") == ev[i].family
                                                for i in all_pos) / len(all_pos),
                         "family_accuracy_audited": sum((new[i]["family"] or {}).get("name") in audit.get(
                             ev[i].accession, {ev[i].family}) for i in all_pos) / len(all_pos),
-                        "ictv": {"n": n_ictv, "accuracy": sum(r["n"] * r["accuracy"] for r in by_ictv.values())
-                                 / n_ictv if n_ictv else None}},
+                        "ictv": _pooled(by_ictv), "ictv_checked": _pooled(by_checked),
+                        "ictv_checks": dict(Counter(checks[ev[i].accession].status for i in all_pos
+                                                    if ev[i].accession in ictv and ev[i].accession in checks))},
             "seconds": {"new": round(t_new, 1), "old": round(t_old, 1), "proteins": len(ev)}}
 
 
@@ -184,22 +198,29 @@ def print_tables(res: dict) -> None:
 def print_eval_tables(res: dict) -> None:
     print("\n| family | n (eval, 250-600 aa) | yes recall (new) | yes recall (old regex) | family accuracy (raw label) "
           "| family accuracy (audited; audited records) | family accuracy, ICTV-named Reps (n) "
-          "| family accuracy, named-genus Reps (n) | calls (new) | misses |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    ictv = res.get("ictv", {})
+          "| family accuracy, ICTV-named, isolate-checked (n) | family accuracy, named-genus Reps (n) | calls (new) "
+          "| misses |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    ictv, checked = res.get("ictv", {}), res.get("ictv_checked", {})
+    cell = lambda by, fam: f"{by[fam]['accuracy']:.3f} ({by[fam]['n']})" if fam in by else "-"  # noqa: E731
     for fam, r in res["families"].items():
         mark = "" if r["n"] >= MIN_EVAL else " (n<5)"
         ng = r["named_genus"]
         named = f"{ng['accuracy']:.3f} ({ng['n']})" if ng["n"] else "-"
-        ic = f"{ictv[fam]['accuracy']:.3f} ({ictv[fam]['n']})" if fam in ictv else "-"
         print(f"| {fam}{mark} | {r['n']} | {r['recall_yes']:.3f} | {r['recall_yes_old']:.3f} | "
-              f"{r['family_accuracy']:.3f} | {r['family_accuracy_audited']:.3f} ({r['audited_records']}) | {ic} | "
-              f"{named} | {r['calls']} | {' '.join(r['misses'][:4])} |")
+              f"{r['family_accuracy']:.3f} | {r['family_accuracy_audited']:.3f} ({r['audited_records']}) | "
+              f"{cell(ictv, fam)} | {cell(checked, fam)} | {named} | {r['calls']} | {' '.join(r['misses'][:4])} |")
     o = res["overall"]
-    oi = o.get("ictv") or {}
+    pooled = {k: o[k] for k in ("ictv", "ictv_checked") if (o.get(k) or {}).get("n")}
     print(f"| **all** | {o['n']} | {o['recall_yes']:.3f} | {o['recall_yes_old']:.3f} | {o['family_accuracy']:.3f} | "
-          f"{o['family_accuracy_audited']:.3f} | "
-          + (f"{oi['accuracy']:.3f} ({oi['n']})" if oi.get("n") else "-") + " | | | |")
+          f"{o['family_accuracy_audited']:.3f} | {cell(pooled, 'ictv')} | {cell(pooled, 'ictv_checked')} | | | |")
+    if res.get("ictv_rejected") is not None:
+        print(f"\nICTV name labels checked against the species' isolate Reps: {o.get('ictv_checks')}")
+        print("\n| rejected name label | ICTV family (species) | identity to isolate Rep | predicted | virus |")
+        print("|---|---|---|---|---|")
+        for acc, m in res["ictv_rejected"].items():
+            print(f"| {acc} | {m['ictv_family']} ({m['species']}) | {m['identity']} ({m['isolate_rep']}) | "
+                  f"{m['predicted']} | {m['virus']} |")
     misses = [(fam, acc, m) for fam, r in ictv.items() for acc, m in r["misses"].items()]
     if misses:
         print("\n| ICTV-named miss | ICTV family (species) | predicted | CRESSENT label | nearest (identity) | virus |")
@@ -238,7 +259,8 @@ def main(argv=None) -> int:
             args.json.write_text(json.dumps(res, indent=1) + "\n")
         return 0
     ictv = label_proteins(proteins, name_index(read_vmr(VMR_FILE))) if VMR_FILE.exists() else None
-    res = evaluate(proteins, read_audit(AUDIT_FILE) if AUDIT_FILE.exists() else None, ictv)
+    checks = check_labels(proteins, ictv, read_isolate_reps()) if ictv and ISOLATE_REPS.exists() else None
+    res = evaluate(proteins, read_audit(AUDIT_FILE) if AUDIT_FILE.exists() else None, ictv, checks)
     if HARD_NEGATIVES.exists():
         res["hard_negatives"] = hard_negatives()
     if args.cv:

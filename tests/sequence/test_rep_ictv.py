@@ -9,15 +9,21 @@ from __future__ import annotations
 import pytest
 
 from bench.rep_ictv import (
+    ISOLATE_REPS,
     KEEP,
     VMR_FILE,
     _VMR_COLUMNS,
     PLACEHOLDER_NAME,
+    check_labels,
+    family_level,
     ictv_label,
+    isolate_reps,
     label_proteins,
     name_index,
+    read_isolate_reps,
     read_vmr,
     subset_vmr,
+    vmr_genomes,
 )
 from mcp_servers.sequence import rep_family
 from mcp_servers.sequence.rep_call import calibration
@@ -168,3 +174,54 @@ def test_rep_eval_groups_ictv_accuracy_by_the_ictv_family(index):
     assert out["Circoviridae"]["n"] == 2 and out["Circoviridae"]["accuracy"] == 0.5
     assert out["Circoviridae"]["misses"]["A2"]["predicted"] == "Kirkoviridae"
     assert out["Nanoviridae"]["misses"]["A4"]["ictv_species"] == "Banana bunchy top virus"
+
+
+def _eval_subset_reps() -> list[Protein]:
+    recs = [(h, s) for h, s in read_fasta_text((SEQ_DATA / "rep_eval_subset.faa").read_text()) if " rep:" in h]
+    return [Protein(h.split()[0].split(".")[0], h, h.split()[1][4:], "cress_rep", s, "") for h, s in recs]
+
+
+def test_shipped_isolate_reps_are_reps_of_the_genomes_the_vmr_lists_for_their_species():
+    import csv
+
+    genomes = vmr_genomes(read_vmr(VMR_FILE))
+    with open(ISOLATE_REPS, encoding="utf-8") as fh:
+        rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t"))
+    assert len(rows) >= 250 and len({r["species"] for r in rows}) >= 250
+    for r in rows:
+        assert genomes[r["genome"].split(".")[0]] == r["species"]
+        assert set(r["translation"]) <= set("ACDEFGHIKLMNPQRSTVWYX") and len(r["translation"]) >= 150
+        assert "enhanc" not in r["product"].lower()
+    assert {r["family"] for r in rows} >= {"Circoviridae", "Genomoviridae", "Smacoviridae", "Nanoviridae"}
+
+
+def test_isolate_reps_are_read_from_genbank_records_the_vmr_lists():
+    gbk = sorted((SEQ_DATA / "genomes").glob("*.gbk"))
+    got = isolate_reps(gbk, read_vmr(VMR_FILE))
+    listed = vmr_genomes(read_vmr(VMR_FILE))
+    assert got, "no test genome is a VMR isolate"
+    assert all(r["genome"].split(".")[0] in listed for r in got)
+    shipped = {pid: s for sp in read_isolate_reps().values() for pid, s in sp}
+    for r in got:  # the shipped table was written by the same function from NCBI's own files
+        assert shipped.get(r["protein_id"], r["translation"]) == r["translation"]
+    assert not any(r["genome"].startswith(("NC_005148", "NC_002076")) for r in got)  # PCV2 RefSeq: not in the VMR
+
+
+def test_name_labels_are_checked_against_the_isolate_reps_of_the_species(index):
+    prots = _eval_subset_reps()
+    labels = label_proteins(prots, index)
+    reps = read_isolate_reps()
+    checks = check_labels(prots, labels, reps)
+    assert set(checks) == set(labels)
+    # ADV18492 is filed under "Banana bunchy top virus", but it is an alphasatellite Rep: far from the BBTV DNA-R Rep
+    adv = checks["ADV18492"]
+    assert adv.status == "rejected" and adv.isolate_rep == "NP_604483.1" and adv.identity < family_level() == 0.4
+    # the BBTV DNA-R Rep itself, under the same name, is confirmed
+    bbtv = dict(reps["Banana bunchy top virus"])["NP_604483.1"]
+    own = Protein("NP_604483", "NP_604483.1 Rep [Banana bunchy top virus]", "Nanoviridae", "cress_rep", bbtv, "")
+    got = check_labels([own], label_proteins([own], index), reps)["NP_604483"]
+    assert got.status == "confirmed" and got.identity == 1.0
+    # a species without an isolate Rep in the files leaves its label unchecked
+    assert check_labels([own], label_proteins([own], index), {})["NP_604483"].status == "unchecked"
+    assert {c.status for c in checks.values()} >= {"confirmed", "rejected"}
+    assert all(c.status != "confirmed" or c.identity >= 0.4 for c in checks.values())
