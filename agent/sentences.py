@@ -4,7 +4,7 @@ A passage (a chunk of a Markdown, text or PDF document) is cut into blocks first
 headings and table rows dropped, line wraps joined), then into sentences. Only whole sentences are kept: one
 that starts in lower case (the chunk began mid-sentence) or has no closing punctuation (the chunk ended
 mid-sentence) is dropped, never shortened. Ranking mixes the embedding model's cosine similarity with the share
-of the question's key terms a sentence contains.
+of the question's key terms a sentence contains, each term weighted by how rare it is among the candidates.
 """
 
 from __future__ import annotations
@@ -42,13 +42,19 @@ _ALONE_MEANINGLESS_RE = re.compile(
 _STRONG_RE = re.compile(r"(?<![\w*])(\*\*|__)(?=\S)(.+?)(?<=\S)\1(?![\w*])")
 _EMPH_RE = re.compile(r"(?<![\w*`])([*`])(?=\S)([^*`\n]+?)(?<=\S)\1(?![\w*`])")
 _DOT = "\u2024"  # one-dot leader: stands in for an abbreviation's period while splitting
-COSINE_WEIGHT = 0.5
+COSINE_WEIGHT = 0.4
 """Share of the embedding cosine in a sentence's relevance (the rest: the question's key terms it contains)."""
 RANK_PRIOR = 0.3
-"""Weight of the passage's search rank. Both chosen on the sample library's 60 answerable English questions
+"""Weight of the passage's search rank. Both first chosen on the sample library's 60 answerable English questions
 (bench/compose_sentences.py) from {0.65, 0.5, 0.4} x {0, 0.1, 0.2, 0.3}: answer sentence chosen 48 -> 52, first
 35 -> 39, MRR 0.696 -> 0.757 against 0.65 / 0; on the PDF questions, not used to choose, 40 -> 42, 29 -> 35,
-0.593 -> 0.667 (bench/results/compose_sentences_2026-11-30.md)."""
+0.593 -> 0.667 (bench/results/compose_sentences_2026-11-30.md). The cosine share moved to 0.4 with TERM_IDF_POWER."""
+TERM_IDF_POWER = 2.0
+"""Key terms are weighted by their rarity among the candidate sentences, log(1 + n / (1 + df)) ** this power: a term
+every sentence shares ("replication" when all passages are about replication) says little, the question's rare
+term ("motifs") much. Chosen with COSINE_WEIGHT on the same 60 questions from power {0 (unweighted), 0.5, 1, 2} x
+cosine {0.4, 0.5, 0.6} x prior {0.2, 0.3}: chosen 52 -> 53, first 39 -> 42, MRR 0.757 -> 0.808; PDF questions (not
+used to choose) 47 / 39 / 0.750 -> 47 / 39 / 0.763 (bench/results/compose_sentences_2026-11-30b.md)."""
 MIN_CHARS = 25
 MAX_CHARS = 600
 
@@ -170,12 +176,26 @@ class Ranked:
     """How well it matches the question (``score`` less the passage-rank prior)."""
 
 
-def lexical_overlap(terms: set[str], text: str) -> float:
-    """Share of the key terms (5-letter prefixes) found in the text."""
+def prefixes(text: str) -> set[str]:
+    """The 5-letter prefixes of a text's words (how key terms are matched)."""
+    return {w.lower()[:5] for w in re.findall(r"[A-Za-z][A-Za-z0-9\-]+", text)}
+
+
+def term_weights(terms: set[str], pool: Sequence[set[str]], power: float = TERM_IDF_POWER) -> dict[str, float]:
+    """Each key term's weight: its rarity among the candidate sentences' prefix sets, log(1 + n / (1 + df)) ** power."""
+    n = len(pool)
+    return {t: np.log1p(n / (1 + sum(t in w for w in pool))) ** power for t in terms}
+
+
+def lexical_overlap(terms: set[str], text: str | set[str], weights: dict[str, float] | None = None) -> float:
+    """Share of the key terms (5-letter prefixes) found in the text (a string or its prefixes), each term counted
+    with its weight (default 1)."""
     if not terms:
         return 0.0
-    words = {w.lower()[:5] for w in re.findall(r"[A-Za-z][A-Za-z0-9\-]+", text)}
-    return len(terms & words) / len(terms)
+    words = prefixes(text) if isinstance(text, str) else text
+    w = weights or dict.fromkeys(terms, 1.0)
+    total = sum(w[t] for t in terms)
+    return sum(w[t] for t in terms & words) / total if total else 0.0
 
 
 def english_question(question: str) -> str:
@@ -200,8 +220,10 @@ def rank_sentences(question: str, passages: Sequence[tuple[str, str]],
     if not items:
         return []
     queries = [question, *(f for f in focus if f.strip())]
-    lex = np.array([[lexical_overlap({t.lower()[:5] for t in question_terms(q) if len(t) > 2}, s)
-                     for q in queries] for _, s, _ in items])
+    pool = [prefixes(s) for _, s, _ in items]
+    terms = [{t.lower()[:5] for t in question_terms(q) if len(t) > 2} for q in queries]
+    weights = [term_weights(t, pool) for t in terms]
+    lex = np.array([[lexical_overlap(t, w, tw) for t, tw in zip(terms, weights)] for w in pool])
     if encode is not None:
         vecs = encode([english_question(q) for q in queries] + [s for _, s, _ in items])
         cos = np.clip(vecs[len(queries):] @ vecs[: len(queries)].T, 0.0, 1.0)

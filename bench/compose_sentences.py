@@ -11,7 +11,7 @@ whose answer span is in the retrieved passages: the span is in a candidate sente
 first one, and the MRR of its sentence. Baselines in the same run: the former composers (each row adds one
 change): sentences citing a paper dropped ("Kong et al. (2000) found ..."); sentences opening with a pronoun
 dropped instead of joined to the sentence before ("Its active site lies ..."); relevance 0.65 cosine + 0.35 key
-terms with no passage-rank prior; no table rows.
+terms with no passage-rank prior; no table rows; key terms unweighted with 0.5 cosine.
 """
 
 from __future__ import annotations
@@ -83,22 +83,25 @@ def measure(kb, questions, encode, prior: float) -> dict:
 
 def compare(kb, questions) -> str:
     encode = kb.embedder.encode_documents
-    current = (S._REF_RE, S.whole_sentences, S.COSINE_WEIGHT, S.table_rows)
-    configs = [("sentences citing a paper dropped", FORMER_REF_RE, False, 0.65, 0.0, False),
-               ("+ papers cited kept", current[0], False, 0.65, 0.0, False),
-               ("+ pronoun sentences joined to the one before", current[0], True, 0.65, 0.0, False),
-               ("+ relevance 0.5 cosine, passage-rank prior", current[0], True, current[2], S.RANK_PRIOR, False),
-               ("+ table rows (current)", current[0], True, current[2], S.RANK_PRIOR, True)]
+    current = (S._REF_RE, S.whole_sentences, S.COSINE_WEIGHT, S.table_rows, S.term_weights)
+    configs = [("sentences citing a paper dropped", FORMER_REF_RE, False, 0.65, 0.0, False, 0.0),
+               ("+ papers cited kept", current[0], False, 0.65, 0.0, False, 0.0),
+               ("+ pronoun sentences joined to the one before", current[0], True, 0.65, 0.0, False, 0.0),
+               ("+ relevance 0.5 cosine, passage-rank prior", current[0], True, 0.5, S.RANK_PRIOR, False, 0.0),
+               ("+ table rows", current[0], True, 0.5, S.RANK_PRIOR, True, 0.0),
+               ("+ rare key terms weighted, 0.4 cosine (current)", current[0], True, current[2], S.RANK_PRIOR, True,
+                S.TERM_IDF_POWER)]
     rows = []
     try:
-        for name, rx, join, weight, prior, tables in configs:
+        for name, rx, join, weight, prior, tables, power in configs:
             S._REF_RE, S.COSINE_WEIGHT = rx, weight
             S.whole_sentences = functools.partial(current[1], join_pronouns=join)
             S.table_rows = current[3] if tables else (lambda text: [])
+            S.term_weights = functools.partial(current[4], power=power)
             m = measure(kb, questions, encode, prior)
             rows.append([name, m["questions"], m["candidate"], m["chosen"], m["first"], f"{m['mrr']:.3f}"])
     finally:
-        S._REF_RE, S.whole_sentences, S.COSINE_WEIGHT, S.table_rows = current
+        S._REF_RE, S.whole_sentences, S.COSINE_WEIGHT, S.table_rows, S.term_weights = current
     return table(HEADERS, rows)
 
 

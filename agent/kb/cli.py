@@ -133,7 +133,8 @@ def search_cmd(
     cites: bool = typer.Option(False, "--cites", help="Show the reference entries each passage cites ([12], (Smith, 2019))."),
     json_out: bool = typer.Option(False, "--json", help="Print hits as JSON."),
 ) -> None:
-    """Search the knowledge base (dense + BM25 fused with RRF; filters; optional rerank)."""
+    """Search the knowledge base (dense + BM25, fused by DBSF for English and RRF for Chinese; filters; optional
+    rerank)."""
     from agent.kb.models import SearchFilters
 
     with _errors(json_out):

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from agent.compose import closing_lines, compose_answer, encoder_for
-from agent.sentences import Ranked, cite, rank_sentences, select, table_rows, whole_sentences
+from agent.sentences import (Ranked, cite, lexical_overlap, prefixes, rank_sentences, select, table_rows,
+                             term_weights, whole_sentences)
 from agent.settings import Settings
 from agent.tool_statements import error_line, short_reason, tool_statements
 
@@ -212,3 +213,27 @@ def test_nothing_found_says_so():
     text, details = compose_answer("What is the capital of France?", "en", [], [], [], True, "", None)
     assert text == "There is not enough evidence in the library to answer this question."
     assert details["sentences"] == []
+
+
+def test_a_key_term_every_candidate_shares_counts_less_than_a_rare_one():
+    pool = [prefixes(t) for t in ("Rolling-circle replication starts at the origin.",
+                                  "Replication needs host polymerase.", "Rep nicks the origin during replication.",
+                                  "Motif III carries the catalytic tyrosine.")]
+    terms = {"repli", "motif"}
+    w = term_weights(terms, pool)
+    assert w["motif"] > w["repli"] > 0  # "replication" is in 3 of 4 candidates, "motif" in 1
+    assert term_weights(terms, pool, power=0.0) == {"repli": 1.0, "motif": 1.0}  # power 0: unweighted
+    motif, repl = "Motif III carries the catalytic tyrosine.", "Replication needs host polymerase."
+    assert lexical_overlap(terms, motif) == lexical_overlap(terms, repl) == 0.5  # unweighted: a tie
+    assert lexical_overlap(terms, motif, w) > 0.5 > lexical_overlap(terms, repl, w)
+    assert lexical_overlap(terms, prefixes(motif), w) == lexical_overlap(terms, motif, w)
+    assert lexical_overlap(set(), motif, w) == 0.0
+
+
+def test_the_sentence_with_the_questions_rare_term_ranks_first():
+    passages = [("P1", "Rolling-circle replication starts at the origin. Replication needs host polymerase."),
+                ("P2", "Rep nicks the origin during replication. Each motif has a role in replication.")]
+    q = "What does each motif do in replication?"
+    ranked = rank_sentences(q, passages, None, rank_prior=0.0)  # lexical only
+    assert ranked[0].text == "Each motif has a role in replication."
+    assert ranked[0].lexical == 1.0 and 0 < ranked[1].lexical < 0.5
