@@ -256,6 +256,18 @@ def pdf_cmd(
     raise typer.Exit(main(args))
 
 
+def _judge_model(endpoint: str, model: str | None):
+    """The chat model at `endpoint` (checked to answer), at temperature 0, for the claim judge (a verdict and a
+    one-sentence reason fit in 128 tokens)."""
+    from agent.llm import chat_model
+    from agent.settings import get_settings
+    from evals.configs import apply_settings
+
+    llm = {"base_url": endpoint, **({"model": model} if model else {})}
+    return chat_model(apply_settings(get_settings(), {"llm": llm})).model_copy(update={"temperature": 0.0,
+                                                                                       "max_tokens": 128})
+
+
 @eval_app.command("support")
 def support_cmd(
     pairs: Path = typer.Option(..., "--pairs", "-p", help='JSONL of {"claim", "passage", "label"} (1 supported, 0 not); '
@@ -264,11 +276,18 @@ def support_cmd(
     scores: bool = typer.Option(False, "--scores", help="Also print each pair's score, verdict and reasons."),
     no_cross_encoder: bool = typer.Option(False, "--no-cross-encoder", help="Score with the feature trees alone, "
                                           "even when a cross-encoder was built (see `evals.support_fit`)."),
+    judge_endpoint: str = typer.Option(None, "--judge-endpoint", help="OpenAI-compatible base URL of a chat model "
+                                       "(e.g. SGLang http://host:30000/v1): also score every pair with the LLM "
+                                       "judge, alone and as verify applies it (a veto)."),
+    judge_model: str = typer.Option(None, "--judge-model", help="Model name sent to the judge endpoint."),
+    limit: int = typer.Option(None, "--limit", min=2, help="Score a seeded random sample of this many pairs."),
+    seed: int = SEED,
 ) -> None:
     """AUROC of the claim support scorer (the verify step's core) on labelled claim/passage pairs."""
     from agent.claims.scorer import load_model
+    from agent.llm import LLMUnavailable
     from evals.datasets import DatasetError
-    from evals.support import evaluate_pairs, load_pairs
+    from evals.support import evaluate_pairs, load_pairs, sample_pairs
 
     try:
         load_model()
@@ -277,8 +296,10 @@ def support_cmd(
             from agent.claims import SupportScorer
 
             scorer = SupportScorer(cross_encoder=None)
-        result = evaluate_pairs(load_pairs(pairs), scorer)
-    except (DatasetError, RuntimeError) as exc:
+        items = load_pairs(pairs)
+        items = sample_pairs(items, limit, seed) if limit else items
+        result = evaluate_pairs(items, scorer, _judge_model(judge_endpoint, judge_model) if judge_endpoint else None)
+    except (DatasetError, RuntimeError, ValueError, LLMUnavailable) as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if not scores:
