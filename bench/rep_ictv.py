@@ -123,8 +123,9 @@ def vmr_genomes(rows: list[dict]) -> dict[str, str]:
 def _rep_cds(feature) -> bool:
     q = feature.qualifiers
     text = " ".join(q.get("product", []) + q.get("note", []))
+    # a geminivirus REn ("replication enhancer") is not a Rep
     return (feature.type == "CDS" and len(q.get("translation", [""])[0]) >= MIN_ISOLATE_REP
-            and bool(REP_PRODUCT.search(text)) and "enhanc" not in text.lower())  # a geminivirus REn ("replication enhancer") is not a Rep
+            and bool(REP_PRODUCT.search(text)) and "enhanc" not in text.lower())
 
 
 def isolate_reps(genbank_files, rows: list[dict]) -> list[dict]:
@@ -235,7 +236,8 @@ def main(argv=None) -> int:
             print(f"  {fam:18s} {n:3d}  {virus}")
         if args.isolate_reps.exists():
             checks = check_labels(reps, labels, read_isolate_reps(args.isolate_reps))
-            print(f"name labels checked against the species' isolate Reps: {dict(Counter(c.status for c in checks.values()))}")
+            status = dict(Counter(c.status for c in checks.values()))
+            print(f"name labels checked against the species' isolate Reps: {status}")
             for acc, c in sorted(checks.items()):
                 if c.status == "rejected":
                     lab = labels[acc]
