@@ -150,19 +150,27 @@ async def call_model(runtime: Runtime[Context], stage: str, messages: list[BaseM
         if meter is not None:
             meter.llm_ms += (time.perf_counter() - start) * 1000
             meter.llm_calls += 1
+    record_usage(ctx, messages, msg)
+    return msg  # type: ignore[return-value]
+
+
+def record_usage(ctx: Context, messages: list[BaseMessage], msg: Any, calls: int = 0) -> None:
+    """Count a model reply's tokens (the endpoint's usage, else an estimate) in the run's budget and the node's
+    meter; ``calls``: model calls to add to the meter (call_model counts its own)."""
+    meter = _METER.get()
     um = getattr(msg, "usage_metadata", None)
     if um and (um.get("input_tokens") or um.get("output_tokens")):
         p_tok, c_tok, estimated = int(um.get("input_tokens", 0)), int(um.get("output_tokens", 0)), False
     else:
         p_tok = _estimate_tokens(messages)
-        c_tok = _estimate_tokens(str(msg.content)) + 8 * len(msg.tool_calls or [])
+        c_tok = _estimate_tokens(str(getattr(msg, "content", ""))) + 8 * len(getattr(msg, "tool_calls", None) or [])
         estimated = True
     ctx.tokens_used += p_tok + c_tok
     if meter is not None:
+        meter.llm_calls += calls
         meter.prompt_tokens += p_tok
         meter.completion_tokens += c_tok
         meter.estimated_tokens = meter.estimated_tokens or estimated
-    return msg  # type: ignore[return-value]
 
 
 def message_text(content: Any) -> str:

@@ -71,7 +71,8 @@ def _verdict(c: Claim, **kw) -> ClaimVerdict:
 
 
 def check_answer(answer_text: str, passages: dict[str, str], tools: dict[str, Any], *, embedder=None,
-                 threshold: float | None = None, scorer=None, judge_model=None) -> list[ClaimVerdict]:
+                 threshold: float | None = None, scorer=None, judge_model=None,
+                 on_judge_reply=None) -> list[ClaimVerdict]:
     """One verdict per sentence of the answer (see the module docstring for the rules). With ``judge_model`` (a
     chat model) each passage claim also gets the model's verdict (:func:`agent.claims.judge.judge_claims`) in
     ``judge``; a claim stays supported only if both agree. Without it no model is called."""
@@ -108,15 +109,15 @@ def check_answer(answer_text: str, passages: dict[str, str], tools: dict[str, An
         else:
             out.append(_verdict(c, supported=False, score=0.0, kind="passage", reasons=reasons))
     if judge_model is not None:
-        _add_judge(judge_model, out, passages)
+        _add_judge(judge_model, out, passages, on_judge_reply)
     return out
 
 
-def _add_judge(model, verdicts: list[ClaimVerdict], passages: dict[str, str]) -> None:
+def _add_judge(model, verdicts: list[ClaimVerdict], passages: dict[str, str], on_reply=None) -> None:
     from agent.claims.judge import judge_claims
 
     todo = [v for v in verdicts if v.kind == "passage" and any(r in passages for r in v.citations)]
-    for v, j in zip(todo, judge_claims(model, todo, passages)):
+    for v, j in zip(todo, judge_claims(model, todo, passages, on_reply)):
         v.judge = j
         if j and j.get("supported") is False and v.supported:
             v.supported = False

@@ -7,8 +7,10 @@ not fit gives no verdict (``None``), never a guess.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.claims.split import strip_citations
@@ -59,10 +61,12 @@ def evidence_text(refs: list[str], evidence: dict[str, Any], max_chars: int = 30
     return "\n".join(blocks)
 
 
-def judge_claims(model, claims: list[Any], evidence: dict[str, Any]) -> list[dict[str, Any] | None]:
+def judge_claims(model, claims: list[Any], evidence: dict[str, Any],
+                 on_reply: Callable[[list[Any], Any], None] | None = None) -> list[dict[str, Any] | None]:
     """One ``{"supported", "reason"}`` per claim (``None`` where the model gave no valid verdict or the claim
     cites nothing). ``claims``: :class:`ClaimVerdict` or :class:`Claim` objects (``text``, ``citations``);
-    ``evidence``: id -> passage text or tool result."""
+    ``evidence``: id -> passage text or tool result; ``on_reply(messages, reply)`` after each model call (the
+    agent counts the judge's tokens in the run's budget)."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
     try:
@@ -76,12 +80,15 @@ def judge_claims(model, claims: list[Any], evidence: dict[str, Any]) -> list[dic
             out.append(None)
             continue
         prompt = f"Evidence:\n{evidence_text(refs, evidence)}\n\nClaim: {strip_citations(c.text)}"
+        messages = [SystemMessage(JUDGE_SYSTEM), HumanMessage(prompt)]
         try:
-            msg = bound.invoke([SystemMessage(JUDGE_SYSTEM), HumanMessage(prompt)],
-                               config={"tags": ["bioagent:judge"]})
+            # not streamed: inside a graph run, a streamed judge would send its tokens to the user as answer text
+            msg = bound.invoke(messages, config={"tags": ["bioagent:judge", TAG_NOSTREAM]})
         except Exception as exc:  # a failing judge never breaks the check: no second verdict
             out.append({"supported": None, "reason": f"judge failed: {type(exc).__name__}"})
             continue
+        if on_reply is not None:
+            on_reply(messages, msg)
         j = _parse(msg)
         out.append(j.model_dump() if j else None)
     return out

@@ -5,7 +5,8 @@
 2. A model's draft that is degenerate, repeats the prompt or internal error text, is in the wrong language or
    cites nothing is replaced by the evidence composer's answer (``answer_mode="fallback"``).
 3. Claims (``agent.claims``): every sentence is scored against what it cites; the verdicts go to the trace and
-   ``RunResult.claims``; unsupported claims are marked or removed (``agent.claim_policy``). In agentic mode a
+   ``RunResult.claims``; unsupported claims are marked or removed (``agent.claim_policy``). In agentic mode the
+   run's model also judges each passage claim of its own draft (a second verdict: "not supported" wins), and a
    model draft with unsupported claims is written again once, with the verdicts as feedback.
 4. Failed tool calls are one line each; what the agent pulled from PubMed is said; the thread remembers the
    evidence for follow-up questions.
@@ -25,7 +26,7 @@ from agent.citations import check_citations, cited_ids, has_cjk, is_garbage, lea
 from agent.compose import closing_lines, compose_answer, encoder_for
 from agent.claims import apply_verdicts, check_answer
 from agent.context import Context
-from agent.model_calls import call_model, error_line, message_text, note, traced
+from agent.model_calls import call_model, error_line, message_text, note, record_usage, traced
 from agent.nodes.answer import answer_prompt
 from agent.nodes.common import citable_tools, remember
 from agent.state import State
@@ -55,14 +56,26 @@ def problems(text: str, state: State, evidence: bool, citations: list) -> list[s
     return reasons
 
 
-def check_claims(text: str, passage_refs: dict[str, dict], tool_refs: dict[str, dict]) -> list[Any] | None:
+def check_claims(text: str, passage_refs: dict[str, dict], tool_refs: dict[str, dict], judge=None,
+                 ctx: Context | None = None) -> list[Any] | None:
     """Claim verdicts (``agent.claims.check_answer``), or None when the claim checker cannot run (the reason is
-    logged once per run in the trace)."""
+    logged once per run in the trace). ``judge``: a chat model that gives each passage claim a second verdict
+    (agentic mode), its calls counted in the run's budget and the node's meter."""
+    count = (lambda messages, msg: record_usage(ctx, messages, msg, calls=1)) if judge is not None and ctx else None
     try:
-        return check_answer(text, {r: p.get("text", "") for r, p in passage_refs.items()}, dict(tool_refs))
+        return check_answer(text, {r: p.get("text", "") for r, p in passage_refs.items()}, dict(tool_refs),
+                            judge_model=judge, on_judge_reply=count)
     except (RuntimeError, OSError) as exc:  # e.g. the fitted support model is missing
         note(claim_checker_error=str(exc).splitlines()[0][:200])
         return None
+
+
+async def _judge(ctx: Context, answer_mode: str):
+    """The run's chat model as the claim judge: in agentic mode, for a model-written answer (the composer's
+    sentences are quoted verbatim), while the token budget lasts; else None."""
+    if ctx.mode != "agentic" or answer_mode != "model" or ctx.tokens_used >= ctx.max_run_tokens:
+        return None
+    return await ctx.get_model()
 
 
 def _feedback(verdicts: list[Any]) -> str:
@@ -102,8 +115,9 @@ async def verify(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 else await asyncio.to_thread(_compose, state, ctx, passages))
         text, citations, more = check_citations(text, passage_refs, tool_refs)
         invalid += [i for i in more if i not in invalid]
+    judge = await _judge(ctx, answer_mode)
     verdicts = None if direct or state.library_empty and not state.tool_results else \
-        await asyncio.to_thread(check_claims, text, passage_refs, tool_refs)
+        await asyncio.to_thread(check_claims, text, passage_refs, tool_refs, judge, ctx)
     regenerated = False
     if ctx.mode == "agentic" and answer_mode == "model" and _unsupported(verdicts):
         regenerated = True
@@ -114,7 +128,7 @@ async def verify(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                                                               tool_refs)
             if not problems(new_text, state, evidence, new_cits):
                 text, citations, invalid = new_text, new_cits, [*invalid, *[i for i in new_invalid if i not in invalid]]
-                verdicts = await asyncio.to_thread(check_claims, text, passage_refs, tool_refs)
+                verdicts = await asyncio.to_thread(check_claims, text, passage_refs, tool_refs, judge, ctx)
         except Exception as exc:  # noqa: BLE001 - the first draft stands, its claims marked
             note(regenerate_error=error_line(exc))
     if verdicts:
@@ -131,8 +145,8 @@ async def verify(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     note(citations=[c["ref"] for c in citations], invalid_citations=invalid, uncitable_failed_calls=flagged,
          fallback=answer_mode == "fallback", fallback_reasons=reasons, answer_mode=answer_mode,
          uncited_ids=[i for i in cited_ids(draft) if i not in passage_refs | tool_refs], regenerated=regenerated,
-         claims=[{k: c[k] for k in ("text", "citations", "supported", "score", "reasons", "kind") if k in c}
-                 for c in claims],
+         claims=[{**{k: c[k] for k in ("text", "citations", "supported", "score", "reasons", "kind") if k in c},
+                  **({"judge": c["judge"]} if c.get("judge") else {})} for c in claims],
          claim_checker="agent.claims" if verdicts is not None else "did not run")
     return {"answer": text, "citations": citations, "invalid_citations": invalid,
             "used_fallback": answer_mode == "fallback", "answer_mode": answer_mode, "claims": claims,

@@ -247,3 +247,34 @@ async def test_report_caveat_comes_from_the_library_and_agentic_adds_a_checked_s
         verdicts = {c["text"].split(" [")[0]: c["supported"] for c in summary["claims"]}
         assert verdicts == {"The protein is a CRESS Rep, call yes": True, "Motif III starts at Y95": False}
         assert "⚠ [unsupported] Motif III starts at Y95" in summary["text"]
+
+
+@pytest.mark.parametrize("mode", ["agentic", "guarded"])
+async def test_agentic_mode_judges_its_own_claims_and_counts_the_calls(agent_settings, mode):
+    """agentic: the run's model gives each passage claim of its draft a second verdict; its "not supported" wins
+    over the offline scorer, triggers the one regeneration (the reason is in the feedback), and the final
+    verdicts carry the judge's; the judge's calls are counted. guarded: no judge."""
+    judge = [tool_call("ClaimJudgement", {"supported": False, "reason": "the passage says nothing of RNA"}),
+             tool_call("ClaimJudgement", {"supported": True, "reason": "stated in the passage"})]
+    model = ScriptedChatModel(script={"judge": judge,
+                                      "regenerate": ["Rep initiates rolling-circle replication [P1]."]})
+    svc = AgentService(_with_mode(agent_settings, mode), chat_model=model, knowledge_base=FakeKnowledgeBase(),
+                       tools=[])
+    try:
+        r = await svc.run(LIT_Q)
+    finally:
+        await svc.aclose()
+    verify = steps(r, "verify")[0]
+    if mode == "guarded":
+        assert model.calls_for("judge") == [] and model.calls_for("regenerate") == []
+        assert all("judge" not in c for c in verify["claims"])
+        return
+    calls = model.calls_for("judge")
+    assert len(calls) == 2 and calls[0]["tools"] == ["ClaimJudgement"]  # the draft's claim, then the rewrite's
+    assert "Claim: Rep initiates rolling-circle replication." in str(calls[0]["messages"][-1].content)
+    feedback = str(model.calls_for("regenerate")[0]["messages"][-1].content)
+    assert "judge: the passage says nothing of RNA" in feedback
+    assert verify["regenerated"] is True
+    assert [c["judge"] for c in r.claims] == [{"supported": True, "reason": "stated in the passage"}]
+    assert verify["claims"][0]["judge"]["supported"] is True and r.claims[0]["supported"]
+    assert verify["llm_calls"] >= 3  # regenerate + 2 judge calls are metered in the verify step
