@@ -84,7 +84,7 @@ async def summarise(report: dict, lang: str, model: Any, settings: Any) -> dict[
     valid = {r: t for r, t in tools.items() if t.get("ok")}
     try:
         verdicts = await asyncio.to_thread(check_answer, text, {r: p.get("text", "") for r, p in passages.items()},
-                                           valid)
+                                           valid, judge_model=model)  # the model judges its passage claims too
     except (RuntimeError, OSError) as exc:  # the claim checker cannot run: the summary is not shown unchecked
         return {"text": "", "claims": [], "error": f"claims could not be checked: {str(exc).splitlines()[0][:160]}"}
     shown = apply_verdicts(text, verdicts, policy=settings.agent.claim_policy)

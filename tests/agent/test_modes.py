@@ -5,6 +5,7 @@ PaperQA2-style evidence step and turns to PubMed when the library stays insuffic
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -226,8 +227,14 @@ PROTEINGYM = {"chunk_id": "c-pg", "doc_id": "proteingym.md", "title": "ProteinGy
 @pytest.mark.parametrize("mode", ["evidence", "agentic"])
 async def test_report_caveat_comes_from_the_library_and_agentic_adds_a_checked_summary(agent_settings, mode):
     kb = FakeKnowledgeBase(docs=[*FakeKnowledgeBase().docs, PROTEINGYM])
-    model = ScriptedChatModel(script={"report_summary": [
-        "The protein is a CRESS Rep, call yes [T1]. Motif III starts at Y95 [T1]."]})
+
+    def summary(messages, _kw):  # cites the ProteinGym passage under whatever id the report gave it
+        ref = re.search(r'<data id="(P\d+)"[^>]*>[^<]*ProteinGym', str(messages[-1].content)).group(1)
+        return (f"The protein is a CRESS Rep, call yes [T1]. Motif III starts at Y95 [T1]. ESM-2 predicts "
+                f"mutation effects in viral proteins poorly [{ref}].")
+
+    model = ScriptedChatModel(script={"report_summary": [summary], "judge": [
+        tool_call("ClaimJudgement", {"supported": False, "reason": "test: the judge says no"})]})
     svc = AgentService(_with_mode(agent_settings, mode), chat_model=model, knowledge_base=kb,
                        tools=fake_tools(ToolRecorder()))
     try:
@@ -245,7 +252,13 @@ async def test_report_caveat_comes_from_the_library_and_agentic_adds_a_checked_s
         summary = data["summary"]
         assert md.split("\n\n")[1] == "## Summary"
         verdicts = {c["text"].split(" [")[0]: c["supported"] for c in summary["claims"]}
-        assert verdicts == {"The protein is a CRESS Rep, call yes": True, "Motif III starts at Y95": False}
+        # the tool claims are checked against T1; the passage claim, which the offline scorer alone supports (0.88),
+        # is also judged by the model, whose "no" wins
+        assert verdicts == {"The protein is a CRESS Rep, call yes": True, "Motif III starts at Y95": False,
+                            "ESM-2 predicts mutation effects in viral proteins poorly": False}
+        judged = [c for c in summary["claims"] if c.get("judge")]
+        assert len(judged) == 1 and judged[0]["judge"]["reason"] == "test: the judge says no"
+        assert len(model.calls_for("judge")) == 1  # tool claims are never sent to the judge
         assert "⚠ [unsupported] Motif III starts at Y95" in summary["text"]
 
 
