@@ -169,3 +169,13 @@ def question_terms(text: str) -> list[str]:
     if CJK_RE.search(text):
         terms += keywords(gloss_translate(text))
     return terms
+
+
+def prefixes(text: str) -> set[str]:
+    """The 5-letter prefixes of a text's words: how a key term is matched ("motifs" finds "motif")."""
+    return {w.lower()[:5] for w in re.findall(r"[A-Za-z][A-Za-z0-9\-]+", text)}
+
+
+def key_terms(question: str) -> set[str]:
+    """The question's key terms as 5-letter prefixes (terms of 3 letters or more; Chinese glossed)."""
+    return {t.lower()[:5] for t in question_terms(question) if len(t) > 2}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.query_heuristics import gloss_translate, question_terms
+from agent.query_heuristics import gloss_translate, key_terms, prefixes
 from agent.sequence_detect import CJK_RE
 
 _LIST_RE = re.compile(r"^\s*(?:[-*+\u2022]|\d{1,3}[.)])\s+")
@@ -176,11 +176,6 @@ class Ranked:
     """How well it matches the question (``score`` less the passage-rank prior)."""
 
 
-def prefixes(text: str) -> set[str]:
-    """The 5-letter prefixes of a text's words (how key terms are matched)."""
-    return {w.lower()[:5] for w in re.findall(r"[A-Za-z][A-Za-z0-9\-]+", text)}
-
-
 def term_weights(terms: set[str], pool: Sequence[set[str]], power: float = TERM_IDF_POWER) -> dict[str, float]:
     """Each key term's weight: its rarity among the candidate sentences' prefix sets, log(1 + n / (1 + df)) ** power."""
     n = len(pool)
@@ -221,7 +216,7 @@ def rank_sentences(question: str, passages: Sequence[tuple[str, str]],
         return []
     queries = [question, *(f for f in focus if f.strip())]
     pool = [prefixes(s) for _, s, _ in items]
-    terms = [{t.lower()[:5] for t in question_terms(q) if len(t) > 2} for q in queries]
+    terms = [key_terms(q) for q in queries]
     weights = [term_weights(t, pool) for t in terms]
     lex = np.array([[lexical_overlap(t, w, tw) for t, tw in zip(terms, weights)] for w in pool])
     if encode is not None:

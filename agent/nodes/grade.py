@@ -8,7 +8,6 @@ agentic mode turns to PubMed / Europe PMC (``corrective``) when the library stay
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -20,17 +19,14 @@ from agent.model_calls import call_model, error_line, note, parse_structured, tr
 from agent.nodes.common import contextualise, previous_question
 from agent.nodes.corrective import can_search_public
 from agent.nodes.schemas import PassageGrades
-from agent.query_heuristics import question_terms
+from agent.query_heuristics import key_terms, question_terms
+from agent.sentences import lexical_overlap
 from agent.state import State
 
 
 def lexical_score(question: str, text: str) -> float:
     """Share of the question's key terms found in the passage (5-letter prefixes, Chinese glossed)."""
-    terms = {t.lower()[:5] for t in question_terms(question) if len(t) > 2}
-    if not terms:
-        return 0.0
-    words = {w.lower()[:5] for w in re.findall(r"[A-Za-z][A-Za-z0-9\-]+", text)}
-    return len(terms & words) / len(terms)
+    return lexical_overlap(key_terms(question), text)
 
 
 def passage_relevance(question: str, hit: dict[str, Any]) -> float:

@@ -18,7 +18,7 @@ from agent.context import Context
 from agent.model_calls import call_model, error_line, note, parse_structured, traced
 from agent.nodes.common import contextualise, history, previous_question
 from agent.nodes.schemas import SearchQueries
-from agent.query_heuristics import gloss_translate, keywords, question_terms
+from agent.query_heuristics import gloss_translate, key_terms, keywords, prefixes
 from agent.sequence_detect import CJK_RE
 from agent.state import State
 
@@ -39,11 +39,9 @@ def valid_query(q: Any, question: str | None = None) -> bool:
     if not re.search(r"[A-Za-z\u4e00-\u9fff]{3}", q):
         return False
     if question is not None:
-        terms = {t.lower()[:5] for t in question_terms(question) if len(t) > 2}
-        if terms:
-            words = {w.lower()[:5] for w in re.findall(r"[A-Za-z][A-Za-z0-9\-]+", q)}
-            if not terms & words and not CJK_RE.search(q):
-                return False
+        terms = key_terms(question)
+        if terms and not terms & prefixes(q) and not CJK_RE.search(q):
+            return False
     return True
 
 
