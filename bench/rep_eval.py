@@ -259,7 +259,8 @@ def main(argv=None) -> int:
             args.json.write_text(json.dumps(res, indent=1) + "\n")
         return 0
     ictv = label_proteins(proteins, name_index(read_vmr(VMR_FILE))) if VMR_FILE.exists() else None
-    checks = check_labels(proteins, ictv, read_isolate_reps()) if ictv and ISOLATE_REPS.exists() else None
+    checks = (check_labels([p for p in proteins if p.evaluation], ictv, read_isolate_reps())  # only these are scored
+              if ictv and ISOLATE_REPS.exists() else None)
     res = evaluate(proteins, read_audit(AUDIT_FILE) if AUDIT_FILE.exists() else None, ictv, checks)
     if HARD_NEGATIVES.exists():
         res["hard_negatives"] = hard_negatives()
